@@ -1,0 +1,181 @@
+"""TinyCRM: `create_app(config)` builds the Quart app."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import secrets
+from typing import Any
+
+from quart import Quart, Response, g, request
+from quart_auth import QuartAuth
+from quart_schema import HttpSecurityScheme, Info, QuartSchema
+from werkzeug.routing import BaseConverter
+
+from crm import db as dbmod
+from crm import logs
+from crm.auth.guard import check_csrf
+from crm.config import Config
+from crm.errors import APIError, register_error_handlers
+from crm.jsonprovider import OrjsonProvider
+from crm.redis import RedisHub
+from crm.tenancy.scope import resolve_org_scope
+
+log = logging.getLogger(__name__)
+
+# Feature packages with a `routes.blueprint` (API) and optionally `pages.blueprint` (HTML).
+FEATURES = [
+    "crm.auth",
+    "crm.tenancy",
+    "crm.contacts",
+    "crm.companies",
+    "crm.deals",
+    "crm.activities",
+    "crm.dashboard",
+    "crm.search",
+]
+
+
+class IdConverter(BaseConverter):
+    """A positive bigint id; anything else does not match the route (404)."""
+
+    regex = r"[1-9][0-9]{0,17}"
+
+    def to_python(self, value: str) -> int:
+        return int(value)
+
+    def to_url(self, value: Any) -> str:
+        return str(value)
+
+
+def create_app(config: Config | None = None) -> Quart:
+    config = config or Config.from_env()
+    logs.configure(config.log_level)
+    app = Quart(__name__, template_folder="../frontend/templates", static_folder="../frontend/static")
+    app.json = OrjsonProvider(app)
+    app.secret_key = config.secret_key
+    app.url_map.converters["id"] = IdConverter
+    app.url_map.strict_slashes = False
+    app.config.update(
+        TINYCRM=config,
+        MAX_CONTENT_LENGTH=config.max_body_bytes,
+        QUART_AUTH_COOKIE_NAME="tc_session",
+        QUART_AUTH_COOKIE_SECURE=config.secure_cookies,
+        QUART_AUTH_COOKIE_SAMESITE="Lax",
+        QUART_AUTH_COOKIE_HTTP_ONLY=True,
+        QUART_AUTH_DURATION=config.session_idle_ttl,
+        QUART_AUTH_SALT="tinycrm.session-cookie.v1",
+        QUART_SCHEMA_CONVERSION_PREFERENCE="pydantic",
+    )
+    QuartAuth(app)
+    QuartSchema(
+        app,
+        info=Info(title="TinyCRM API", version="1"),
+        openapi_path="/openapi.json",
+        swagger_ui_path="/docs",
+        redoc_ui_path=None,
+        scalar_ui_path=None,
+        security_schemes={"bearer": HttpSecurityScheme(scheme="bearer", bearer_format="tinycrm access token")},
+        security=[{"bearer": []}],
+    )
+    register_error_handlers(app)
+
+    for feature in FEATURES:
+        for part in ("routes", "pages"):
+            try:
+                module = importlib.import_module(f"{feature}.{part}")
+            except ModuleNotFoundError as error:
+                if error.name != f"{feature}.{part}":
+                    raise
+                continue
+            app.register_blueprint(module.blueprint)
+
+    _register_lifecycle(app, config)
+    _register_request_hooks(app)
+    _register_health(app)
+    return app
+
+
+def _register_lifecycle(app: Quart, config: Config) -> None:
+    @app.before_serving
+    async def connect() -> None:
+        from crm.embedded import resolve_urls
+
+        database_url, redis_url = resolve_urls(config.database_url, config.redis_url, config.data_dir)
+        config.database_url, config.redis_url = database_url, redis_url
+        if os.environ.get("TINYCRM_AUTO_MIGRATE", "1") != "0":
+            await dbmod.migrate(database_url)
+        database = dbmod.database_from_url(database_url, min_size=config.db_pool_min, max_size=config.db_pool_max)
+        await database.connect()
+        app.extensions["db"] = database
+        app.extensions["redis"] = RedisHub(redis_url, max_connections=config.redis_pool_max)
+        for hook in app.extensions.get("tinycrm_startup", []):
+            await hook(app)
+
+    @app.after_serving
+    async def disconnect() -> None:
+        for hook in app.extensions.get("tinycrm_shutdown", []):
+            await hook(app)
+        if "db" in app.extensions:
+            await app.extensions.pop("db").disconnect()
+        if "redis" in app.extensions:
+            await app.extensions.pop("redis").close()
+
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "strict-origin-when-cross-origin",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:;"
+        " connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
+    ),
+}
+
+
+def _register_request_hooks(app: Quart) -> None:
+    @app.before_request
+    async def start_request() -> None:
+        incoming = request.headers.get("X-Request-ID", "")
+        g.request_id = incoming if 0 < len(incoming) <= 64 and incoming.isascii() else secrets.token_hex(8)
+        logs.request_id_var.set(g.request_id)
+        check_csrf()
+        await resolve_org_scope()
+
+    @app.after_request
+    async def finish_request(response: Response) -> Response:
+        response.headers["X-Request-ID"] = g.get("request_id", "-")
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        if request.path.startswith("/docs"):
+            # the API docs page loads its UI from a CDN
+            del response.headers["Content-Security-Policy"]
+        return response
+
+
+def _register_health(app: Quart) -> None:
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        """The process is up."""
+        return {"status": "ok"}
+
+    @app.get("/readyz")
+    async def readyz() -> tuple[dict[str, Any], int]:
+        """PostgreSQL and Redis both answer."""
+        checks: dict[str, str] = {}
+        try:
+            await dbmod.ping(app.extensions["db"])
+            checks["postgres"] = "ok"
+        except Exception as error:
+            checks["postgres"] = f"error: {type(error).__name__}"
+        try:
+            await app.extensions["redis"].client.ping()
+            checks["redis"] = "ok"
+        except Exception as error:
+            checks["redis"] = f"error: {type(error).__name__}"
+        ready = all(v == "ok" for v in checks.values())
+        return {"status": "ready" if ready else "unavailable", "checks": checks}, 200 if ready else 503
+
+
+__all__ = ["APIError", "Config", "create_app"]

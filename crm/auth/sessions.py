@@ -1,0 +1,199 @@
+"""The session registry: `tc:sess:{id}` in Redis, shared by every instance, with
+PostgreSQL's `user_sessions` as the durable copy it is rebuilt from.
+
+A cookie or an access token names a session id; a request is authenticated only
+while that session is live. Redis is the fast path (one HGETALL); when Redis is
+down or has lost the key, PostgreSQL answers and the key is filled again.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass
+
+from databases import Database
+
+from crm.redis import RedisHub
+
+# Redis copy lives at most this long without a look at PostgreSQL, which bounds how long a
+# revocation made while Redis was unreachable can go unseen once it is back.
+REGISTRY_TTL = 300
+LAST_SEEN_WRITE_EVERY = 60
+
+
+def session_key(session_id: str) -> str:
+    return f"tc:sess:{session_id}"
+
+
+def user_sessions_key(user_id: int) -> str:
+    return f"tc:usess:{user_id}"
+
+
+@dataclass(frozen=True)
+class Session:
+    id: str
+    user_id: int
+    created_at: float
+    last_seen_at: float
+    expires_at: float
+    ip: str | None
+    user_agent: str | None
+
+
+def _registry_fields(session: Session) -> dict[str, str]:
+    return {
+        "user_id": str(session.user_id),
+        "created": repr(session.created_at),
+        "last_seen": repr(session.last_seen_at),
+        "expires": repr(session.expires_at),
+        "ip": session.ip or "",
+        "ua": session.user_agent or "",
+    }
+
+
+def _from_registry(session_id: str, raw: dict[bytes, bytes]) -> Session:
+    fields = {k.decode(): v.decode() for k, v in raw.items()}
+    return Session(
+        id=session_id,
+        user_id=int(fields["user_id"]),
+        created_at=float(fields["created"]),
+        last_seen_at=float(fields["last_seen"]),
+        expires_at=float(fields["expires"]),
+        ip=fields.get("ip") or None,
+        user_agent=fields.get("ua") or None,
+    )
+
+
+async def _cache(hub: RedisHub, session: Session) -> None:
+    async def write(client):  # type: ignore[no-untyped-def]
+        ttl = max(1, min(REGISTRY_TTL, int(session.expires_at - time.time())))
+        async with client.pipeline(transaction=True) as pipe:
+            pipe.hset(session_key(session.id), mapping=_registry_fields(session))
+            pipe.expire(session_key(session.id), ttl)
+            pipe.sadd(user_sessions_key(session.user_id), session.id)
+            pipe.expire(user_sessions_key(session.user_id), 31 * 24 * 3600)
+            await pipe.execute()
+
+    await hub.guarded(write, None)
+
+
+async def create_session(
+    db: Database, hub: RedisHub, *, user_id: int, ip: str | None, user_agent: str | None, lifetime: int
+) -> Session:
+    now = time.time()
+    session = Session(
+        id=secrets.token_urlsafe(24),
+        user_id=user_id,
+        created_at=now,
+        last_seen_at=now,
+        expires_at=now + lifetime,
+        ip=ip,
+        user_agent=(user_agent or "")[:300] or None,
+    )
+    await db.execute(
+        "INSERT INTO user_sessions (id, user_id, created_at, last_seen_at, expires_at, ip, user_agent)"
+        " VALUES (:id, :user_id, to_timestamp(:now), to_timestamp(:now), to_timestamp(:expires), :ip, :ua)",
+        {
+            "id": session.id,
+            "user_id": user_id,
+            "now": now,
+            "expires": session.expires_at,
+            "ip": ip,
+            "ua": session.user_agent,
+        },
+    )
+    await _cache(hub, session)
+    return session
+
+
+async def _select_session(db: Database, session_id: str) -> Session | None:
+    row = await db.fetch_one(
+        "SELECT id, user_id, extract(epoch FROM created_at) AS created,"
+        " extract(epoch FROM last_seen_at) AS last_seen, extract(epoch FROM expires_at) AS expires,"
+        " ip, user_agent FROM user_sessions"
+        " WHERE id = :id AND revoked_at IS NULL AND expires_at > now()",
+        {"id": session_id},
+    )
+    if row is None:
+        return None
+    return Session(
+        id=row["id"],
+        user_id=row["user_id"],
+        created_at=float(row["created"]),
+        last_seen_at=float(row["last_seen"]),
+        expires_at=float(row["expires"]),
+        ip=row["ip"],
+        user_agent=row["user_agent"],
+    )
+
+
+async def load_session(db: Database, hub: RedisHub, session_id: str) -> Session | None:
+    """The live session with this id, or None if it is unknown, expired or revoked."""
+    if not session_id or len(session_id) > 64:
+        return None
+    raw = await hub.guarded(lambda c: c.hgetall(session_key(session_id)), None)
+    session = _from_registry(session_id, raw) if raw else None
+    if session is None:
+        session = await _select_session(db, session_id)
+        if session is None:
+            return None
+        await _cache(hub, session)
+    now = time.time()
+    if session.expires_at <= now:
+        return None
+    if now - session.last_seen_at > LAST_SEEN_WRITE_EVERY:
+        await touch_session(db, hub, session, now)
+    return session
+
+
+async def touch_session(db: Database, hub: RedisHub, session: Session, now: float) -> None:
+    await db.execute(
+        "UPDATE user_sessions SET last_seen_at = to_timestamp(:now) WHERE id = :id",
+        {"id": session.id, "now": now},
+    )
+    await hub.guarded(
+        lambda c: c.hset(session_key(session.id), "last_seen", repr(now)),
+        None,
+    )
+
+
+async def list_sessions(db: Database, *, user_id: int) -> list[dict[str, object]]:
+    rows = await db.fetch_all(
+        "SELECT id, created_at, last_seen_at, expires_at, ip, user_agent FROM user_sessions"
+        " WHERE user_id = :user_id AND revoked_at IS NULL AND expires_at > now()"
+        " ORDER BY last_seen_at DESC",
+        {"user_id": user_id},
+    )
+    return [dict(row._mapping) for row in rows]
+
+
+async def revoke_sessions(db: Database, hub: RedisHub, *, user_id: int, session_ids: list[str]) -> list[str]:
+    """Revoke the given sessions of this user (PostgreSQL first, then the registry)."""
+    if not session_ids:
+        return []
+    rows = await db.fetch_all(
+        "UPDATE user_sessions SET revoked_at = now()"
+        " WHERE user_id = :user_id AND id = ANY(:ids) AND revoked_at IS NULL RETURNING id",
+        {"user_id": user_id, "ids": session_ids},
+    )
+    revoked = [row["id"] for row in rows]
+    if revoked:
+
+        async def forget(client):  # type: ignore[no-untyped-def]
+            async with client.pipeline(transaction=True) as pipe:
+                pipe.delete(*[session_key(sid) for sid in revoked])
+                pipe.srem(user_sessions_key(user_id), *revoked)
+                await pipe.execute()
+
+        await hub.guarded(forget, None)
+    return revoked
+
+
+async def revoke_all_sessions(db: Database, hub: RedisHub, *, user_id: int, except_id: str | None = None) -> list[str]:
+    rows = await db.fetch_all(
+        "SELECT id FROM user_sessions WHERE user_id = :user_id AND revoked_at IS NULL",
+        {"user_id": user_id},
+    )
+    ids = [row["id"] for row in rows if row["id"] != except_id]
+    return await revoke_sessions(db, hub, user_id=user_id, session_ids=ids)

@@ -1,0 +1,85 @@
+"""Shared HTTP helpers: list parameters, opaque keyset cursors, client address."""
+
+from __future__ import annotations
+
+import base64
+import ipaddress
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+from quart import current_app, request
+
+from crm.errors import APIError
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 200
+
+
+def parse_limit(raw: str | None) -> int:
+    if raw is None or raw == "":
+        return DEFAULT_LIMIT
+    try:
+        limit = int(raw)
+    except ValueError:
+        raise APIError(422, "validation_error", fields={"limit": "must be an integer"}) from None
+    if not 1 <= limit <= MAX_LIMIT:
+        raise APIError(422, "validation_error", fields={"limit": f"must be between 1 and {MAX_LIMIT}"})
+    return limit
+
+
+def parse_int_param(name: str, raw: str | None) -> int | None:
+    if raw is None or raw == "":
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        raise APIError(422, "validation_error", fields={name: "must be an integer id"}) from None
+    if not 0 < value < 2**63:
+        raise APIError(422, "validation_error", fields={name: "must be a positive id"})
+    return value
+
+
+def encode_cursor(values: list[Any]) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps(values)).decode().rstrip("=")
+
+
+def decode_cursor(raw: str | None, *, length: int) -> list[Any] | None:
+    """The keyset values in an opaque cursor; a malformed one is a 422 on `cursor`."""
+    if raw is None or raw == "":
+        return None
+    try:
+        padded = raw + "=" * (-len(raw) % 4)
+        values = orjson.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (ValueError, orjson.JSONDecodeError):
+        raise APIError(422, "validation_error", fields={"cursor": "is not a valid cursor"}) from None
+    if not isinstance(values, list) or len(values) != length:
+        raise APIError(422, "validation_error", fields={"cursor": "is not a valid cursor"})
+    return values
+
+
+def page(items: list[Mapping[str, Any]], limit: int, cursor_of: Any) -> dict[str, Any]:
+    """Answer a keyset page: the query fetched limit + 1 rows to know if there is more."""
+    more = len(items) > limit
+    items = items[:limit]
+    return {"items": items, "next_cursor": encode_cursor(cursor_of(items[-1])) if more and items else None}
+
+
+def client_ip() -> str | None:
+    """The client's address, honouring X-Forwarded-For only from TRUSTED_PROXIES."""
+    remote = request.remote_addr
+    trusted = current_app.config["TINYCRM"].trusted_proxies
+    if not trusted or not remote:
+        return remote
+    chain = [part.strip() for part in request.headers.get("X-Forwarded-For", "").split(",") if part.strip()]
+    hops = [*chain, remote]
+    networks = [ipaddress.ip_network(p, strict=False) for p in trusted]
+    # Walk from the nearest hop back; the first address that is not a trusted proxy is the client.
+    for hop in reversed(hops):
+        try:
+            address = ipaddress.ip_address(hop)
+        except ValueError:
+            return hop[:64]
+        if not any(address in net for net in networks):
+            return hop
+    return hops[0]

@@ -1,0 +1,76 @@
+"""The outbox: events are written with the change, then published after commit.
+
+`record` runs inside the writing transaction and takes the org's next `seq`
+(the org_counters row lock makes seq order equal commit order). `deliver`
+runs after commit and emits through the socket.io manager (Redis pub/sub to
+every instance); anything that fails to go out is left unpublished for the relay.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from databases import Database
+from quart import current_app
+
+log = logging.getLogger(__name__)
+
+ORG_AUDIENCE: dict[str, Any] = {"scope": "org"}
+
+
+async def record(
+    db: Database,
+    *,
+    org_id: int,
+    type: str,
+    actor: int | None,
+    data: dict[str, Any],
+    audience: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    seq = await db.fetch_val(
+        "UPDATE org_counters SET event_seq = event_seq + 1 WHERE org_id = :org RETURNING event_seq",
+        {"org": org_id},
+    )
+    if seq is None:
+        raise RuntimeError(f"org {org_id} has no counters row")
+    event_id = uuid.uuid4()
+    at = datetime.now(UTC)
+    await db.execute(
+        "INSERT INTO events (org_id, seq, id, type, actor_id, audience, data, created_at)"
+        " VALUES (:org, :seq, :id, :type, :actor, CAST(:audience AS jsonb), CAST(:data AS jsonb), :at)",
+        {
+            "org": org_id,
+            "seq": seq,
+            "id": event_id,
+            "type": type,
+            "actor": actor,
+            "audience": orjson.dumps(audience or ORG_AUDIENCE).decode(),
+            "data": orjson.dumps(data).decode(),
+            "at": at,
+        },
+    )
+    return {
+        "type": type,
+        "org": org_id,
+        "seq": seq,
+        "id": str(event_id),
+        "at": at.isoformat(),
+        "actor": actor,
+        "data": orjson.loads(orjson.dumps(data)),
+        "audience": audience or ORG_AUDIENCE,
+    }
+
+
+async def deliver(events: list[dict[str, Any]]) -> None:
+    """Publish committed events; the realtime server decides who receives each."""
+    emitter = current_app.extensions.get("event_emitter")
+    if emitter is None:
+        return
+    try:
+        await emitter(events)
+    except Exception:  # the relay retries whatever is still unpublished
+        log.exception("publishing %d events failed; the relay will retry", len(events))

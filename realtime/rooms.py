@@ -1,0 +1,13 @@
+"""Socket.io room names. `crm` uses these and `realtime.publish`, nothing else of realtime."""
+
+
+def org_room(org_id: int) -> str:
+    return f"org:{org_id}"
+
+
+def user_room(user_id: int) -> str:
+    return f"user:{user_id}"
+
+
+def session_room(session_id: str) -> str:
+    return f"sess:{session_id}"
