@@ -48,7 +48,8 @@ def engines() -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def database_url(engines: dict[str, str]) -> str:
-    return dbtools.worker_database(engines["database"], f"tc_test_w{worker_number()}")
+    prefix = os.environ.get("TINYCRM_TEST_DB_PREFIX", "tc_test")
+    return dbtools.worker_database(engines["database"], f"{prefix}_w{worker_number()}")
 
 
 @pytest.fixture(scope="session")
