@@ -74,3 +74,25 @@ async def deliver(events: list[dict[str, Any]]) -> None:
         await emitter(events)
     except Exception:  # the relay retries whatever is still unpublished
         log.exception("publishing %d events failed; the relay will retry", len(events))
+
+
+async def sessions_revoked(session_ids: list[str]) -> None:
+    """Tell every socket of these (now revoked) sessions, on every instance, that they are gone."""
+    control = current_app.extensions.get("realtime_control")
+    if control is not None:
+        # every instance sends `session:revoked` to its local sockets of these sessions, then disconnects them
+        try:
+            await control({"kind": "revoke", "session_ids": list(session_ids)})
+            return
+        except Exception:  # fall back to the broadcast; instances also re-check sessions periodically
+            log.exception("announcing %d revoked sessions failed", len(session_ids))
+    sio = current_app.extensions.get("sio")
+    if sio is None:
+        return
+    from realtime import rooms
+
+    for session_id in session_ids:
+        try:
+            await sio.emit("session:revoked", {"session_id": session_id}, room=rooms.session_room(session_id))
+        except Exception:  # revocation already holds in Redis and PostgreSQL; sockets re-check on use
+            log.exception("announcing the revocation of session %s failed", session_id)
