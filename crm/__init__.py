@@ -13,8 +13,9 @@ from quart_auth import QuartAuth
 from quart_schema import HttpSecurityScheme, Info, QuartSchema
 from werkzeug.routing import BaseConverter
 
+from crm import cache, metrics
 from crm import db as dbmod
-from crm import logs
+from crm import logs, ratelimit
 from crm.auth.guard import check_csrf
 from crm.config import Config
 from crm.errors import APIError, register_error_handlers
@@ -34,6 +35,13 @@ FEATURES = [
     "crm.activities",
     "crm.dashboard",
     "crm.search",
+    "crm.invitations",
+    "crm.mail",
+    "crm.twofactor",
+    "crm.apikeys",
+    "crm.web",
+    "crm.chat",
+    "crm.notifications",
 ]
 
 
@@ -94,6 +102,8 @@ def create_app(config: Config | None = None) -> Quart:
     _register_lifecycle(app, config)
     _register_request_hooks(app)
     _register_health(app)
+    cache.init_app(app)
+    metrics.init_app(app)
     return app
 
 
@@ -140,12 +150,14 @@ def _register_request_hooks(app: Quart) -> None:
         incoming = request.headers.get("X-Request-ID", "")
         g.request_id = incoming if 0 < len(incoming) <= 64 and incoming.isascii() else secrets.token_hex(8)
         logs.request_id_var.set(g.request_id)
+        await ratelimit.enforce()  # before CSRF and the org guard: refused requests count too
         check_csrf()
         await resolve_org_scope()
 
     @app.after_request
     async def finish_request(response: Response) -> Response:
         response.headers["X-Request-ID"] = g.get("request_id", "-")
+        ratelimit.add_headers(response)
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
         if request.path.startswith("/docs"):
