@@ -11,3 +11,8 @@ def user_room(user_id: int) -> str:
 
 def session_room(session_id: str) -> str:
     return f"sess:{session_id}"
+
+
+def org_user_room(org_id: int, user_id: int) -> str:
+    """One user's sockets that joined one org: where events for named users of that org go."""
+    return f"org:{org_id}:user:{user_id}"

@@ -1,0 +1,71 @@
+"""The outbox relay: publishes what was committed but not published, and prunes old events.
+
+It runs in every web process (a background task started with the app), so
+there is nothing extra to deploy. Several relays share the work safely: each
+batch is taken with `FOR UPDATE SKIP LOCKED` in one transaction that commits
+only once the batch is out, so an event is never lost and rarely sent twice
+(and instances drop duplicates by seq). Events younger than AGE seconds are
+left to the normal after-commit path, so the relay does not race it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from typing import Any
+
+from databases import Database
+
+from realtime import outbox
+from realtime.bus import EventBus
+
+log = logging.getLogger(__name__)
+
+INTERVAL = float(os.environ.get("TINYCRM_RELAY_INTERVAL", "0.5"))
+AGE = float(os.environ.get("TINYCRM_RELAY_AGE", "1.0"))
+BATCH = 500
+PRUNE_EVERY = 600.0
+PRUNE_LOCK = 0x7C3A_0E7E
+
+
+async def relay_once(db: Database, bus: EventBus, *, older_than: float = AGE, limit: int = BATCH) -> int:
+    """Publish one batch of stranded events; how many went out (raises if Redis is down)."""
+    async with db.transaction():
+        events = await outbox.select_unpublished_for_update(db, older_than=older_than, limit=limit)
+        if events:
+            await bus.publish(events)
+    if events:
+        log.info("relay published %d stranded events", len(events))
+    return len(events)
+
+
+async def prune_once(db: Database) -> int:
+    """Delete events past retention (one instance at a time); how many went."""
+    removed = 0
+    async with db.transaction():
+        if not await db.fetch_val("SELECT pg_try_advisory_xact_lock(:key)", {"key": PRUNE_LOCK}):
+            return 0
+        while batch := await outbox.delete_expired_events(db):
+            removed += batch
+    return removed
+
+
+async def run(app: Any) -> None:
+    """Relay forever; failures (Redis down, a restart of PostgreSQL) are retried next round."""
+    bus: EventBus = app.extensions["event_bus"]
+    last_prune = 0.0
+    while True:
+        published = 0
+        try:
+            db = app.extensions["db"]
+            published = await relay_once(db, bus)
+            if time.monotonic() - last_prune > PRUNE_EVERY:
+                last_prune = time.monotonic()
+                if removed := await prune_once(db):
+                    log.info("pruned %d events older than %d days", removed, outbox.RETENTION_DAYS)
+        except Exception as error:
+            log.warning("relay round failed: %s", error)
+        # a full batch means more may be waiting
+        await asyncio.sleep(0 if published >= BATCH else INTERVAL)
