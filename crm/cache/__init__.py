@@ -3,26 +3,128 @@
 Writers bump the generations of the domains they change **after commit**;
 readers read the generation **before** querying PostgreSQL and store the
 result under it, so a result computed before a write can never be served after it.
+
+Features use it through two entry points, never by building keys:
+
+    stats = await cache.cached(org_id=org.id, kind="dashboard:stats", depends=STATS_DOMAINS,
+                               params={}, ttl=600, compute=lambda: queries.select_stats(db, org_id=org.id))
+
+    @cached_response("contacts:list", depends=("contacts",), ttl=60)   # a whole GET response
 """
 
 from __future__ import annotations
 
+import os
+import weakref
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import Any
+
+import orjson
+from quart import Quart, current_app
+
+from crm.cache import keys
+from crm.cache.http import cached_response
+from crm.cache.store import CacheHub, CacheStore, Lookup
+from crm.jsonprovider import dumps
 from crm.redis import RedisHub
+
+_STORES: weakref.WeakKeyDictionary[RedisHub, CacheStore] = weakref.WeakKeyDictionary()
+
+TTL_STATS = 600
+TTL_RECORD = 600
+TTL_LIST = 60
+TTL_PERMISSIONS = 300
 
 
 def generation_key(org_id: int, domain: str) -> str:
-    return f"tc:{org_id}:gen:{domain}"
+    return keys.generation_key(org_id, domain)
+
+
+def store_for(hub: RedisHub) -> CacheStore:
+    """The cache store that goes with this hub (made on first use outside an app)."""
+    store = _STORES.get(hub)
+    if store is None:
+        store = CacheStore(CacheHub(hub.url))
+        _STORES[hub] = store
+    return store
+
+
+def get_cache() -> CacheStore:
+    store: CacheStore = current_app.extensions["cache"]
+    return store
 
 
 async def bump(hub: RedisHub, org_id: int, *domains: str) -> None:
     """Invalidate every cached view of these domains in this org (call after commit)."""
-    if not domains:
-        return
+    if domains:
+        await store_for(hub).bump(org_id, domains)
 
-    async def incr(client):  # type: ignore[no-untyped-def]
-        async with client.pipeline(transaction=False) as pipe:
-            for domain in domains:
-                pipe.incr(generation_key(org_id, domain))
-            await pipe.execute()
 
-    await hub.guarded(incr, None)
+async def cached(
+    *,
+    org_id: int,
+    kind: str,
+    depends: Iterable[str],
+    params: Mapping[str, Any],
+    ttl: int,
+    compute: Callable[[], Awaitable[Any]],
+    defaults: Mapping[str, Any] | None = None,
+    single_flight: bool = True,
+) -> Any:
+    """The JSON value of a view, from the cache or from `compute()` (then stored).
+
+    A hit and a miss answer the same shapes: the computed value goes through
+    orjson both ways, so dates are ISO strings either way.
+    """
+
+    async def encoded() -> bytes:
+        return dumps(await compute())
+
+    raw, _outcome = await get_cache().get_or_compute(
+        org_id=org_id,
+        kind=kind,
+        depends=depends,
+        digest=keys.digest(params, defaults),
+        ttl=ttl,
+        compute=encoded,
+        single_flight=single_flight,
+    )
+    return orjson.loads(raw)
+
+
+def init_app(app: Quart) -> None:
+    """Open the cache store when the app starts serving and close it after."""
+
+    async def open_store(app: Quart) -> None:
+        config = app.config["TINYCRM"]
+        hub: RedisHub = app.extensions["redis"]
+        # a separate instance (allkeys-lru) for caches is recommended in production: docs/redis.md
+        url = os.environ.get("CACHE_REDIS_URL") or hub.url
+        store = CacheStore(CacheHub(url, max_connections=config.redis_pool_max))
+        app.extensions["cache"] = store
+        _STORES[hub] = store
+
+    async def close_store(app: Quart) -> None:
+        store = app.extensions.pop("cache", None)
+        if store is not None:
+            await store.close()
+
+    app.extensions.setdefault("tinycrm_startup", []).append(open_store)
+    app.extensions.setdefault("tinycrm_shutdown", []).append(close_store)
+
+
+__all__ = [
+    "TTL_LIST",
+    "TTL_PERMISSIONS",
+    "TTL_RECORD",
+    "TTL_STATS",
+    "CacheStore",
+    "Lookup",
+    "bump",
+    "cached",
+    "cached_response",
+    "generation_key",
+    "get_cache",
+    "init_app",
+    "store_for",
+]

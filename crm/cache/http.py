@@ -1,0 +1,107 @@
+"""Whole-response caching for GET routes, with strong ETags and 304s.
+
+    @blueprint.get("/orgs/<org>/contacts/<id:contact_id>")
+    @login_required
+    @cached_response("contacts:record", depends=("contacts",), ttl=600)
+    @validate_response(ContactOut)
+    async def get_contact(org: OrgScope, contact_id: int) -> ...
+
+The key holds the org, the route's path ids and its normalised query string, and
+(`vary=`) the caller's role or user id where the answer depends on them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from functools import wraps
+from typing import Any, Literal, TypeVar, cast
+
+from quart import Response, current_app, request
+
+from crm.cache import keys
+
+F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
+Vary = Literal["role", "user"]
+CACHE_CONTROL = "private, max-age=0, must-revalidate"
+
+
+class _Uncacheable(Exception):
+    def __init__(self, response: Response) -> None:
+        self.response = response
+
+
+def etag_of(body: bytes) -> str:
+    return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+
+
+def _matches(header: str | None, etag: str) -> bool:
+    if not header:
+        return False
+    if header.strip() == "*":
+        return True
+    # If-None-Match compares weakly (RFC 9110 13.1.2): ignore a W/ prefix
+    candidates = {part.strip().removeprefix("W/") for part in header.split(",")}
+    return etag in candidates
+
+
+def finish(body: bytes, outcome: str, *, status: int = 200) -> Response:
+    """The response for a cacheable body: 304 when the client holds it already."""
+    etag = etag_of(body)
+    headers = {"ETag": etag, "Cache-Control": CACHE_CONTROL, "X-Cache": "hit" if outcome == "hit" else "miss"}
+    if _matches(request.headers.get("If-None-Match"), etag):
+        return Response(b"", status=304, headers=headers)
+    return Response(body, status=status, headers=headers, content_type="application/json")
+
+
+def request_params(view_args: Mapping[str, Any], vary: Iterable[Vary], org: Any) -> dict[str, Any]:
+    params: dict[str, Any] = {name: request.args.getlist(name) for name in request.args}
+    for name, value in view_args.items():
+        if name != "org":
+            params[f"@{name}"] = value
+    for what in vary:
+        params[f"~{what}"] = org.role if what == "role" else org.user_id
+    return params
+
+
+def cached_response(
+    kind: str,
+    *,
+    depends: Iterable[str],
+    ttl: int,
+    vary: Iterable[Vary] = (),
+    defaults: Mapping[str, Any] | None = None,
+    single_flight: bool = True,
+) -> Callable[[F], F]:
+    """Cache a tenant GET route's 200 body per org (and role/user if `vary` says so)."""
+    depends, vary = tuple(depends), tuple(vary)
+
+    def decorator(func: F) -> F:
+        @wraps(func)
+        async def wrapper(*args: Any, **kwargs: Any) -> Response:
+            org = kwargs["org"]
+            store = current_app.extensions["cache"]
+
+            async def compute() -> bytes:
+                response = await current_app.make_response(await func(*args, **kwargs))
+                if response.status_code != 200:
+                    raise _Uncacheable(response)
+                return cast(bytes, await response.get_data())
+
+            try:
+                body, outcome = await store.get_or_compute(
+                    org_id=org.id,
+                    kind=kind,
+                    depends=depends,
+                    digest=keys.digest(request_params(kwargs, vary, org), defaults),
+                    ttl=ttl,
+                    compute=compute,
+                    single_flight=single_flight,
+                )
+            except _Uncacheable as uncacheable:
+                return uncacheable.response
+            return finish(body, outcome)
+
+        return cast(F, wrapper)
+
+    return decorator

@@ -1,0 +1,68 @@
+"""The key scheme: `tc:{<org>}:<kind>:<generation>:<hash>` (see docs/redis.md).
+
+The org id sits in braces, a Redis Cluster hash tag, so an org's generations,
+values and locks share one slot. `<generation>` is the Redis epoch plus the
+generation of every domain the view depends on; `<hash>` is the SHA-256 of the
+normalised parameters (sorted keys, defaults filled, empty values dropped).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import orjson
+
+EPOCH_KEY = "tc:epoch"
+
+
+def scope(org_id: int) -> str:
+    return f"tc:{{{org_id}}}"
+
+
+def generation_key(org_id: int, domain: str) -> str:
+    return f"{scope(org_id)}:gen:{domain}"
+
+
+def value_prefix(org_id: int, kind: str) -> str:
+    """Everything before `<generation>:<hash>`; the read script appends the rest."""
+    return f"{scope(org_id)}:{kind}:"
+
+
+def value_key(org_id: int, kind: str, token: str, digest: str) -> str:
+    return f"{value_prefix(org_id, kind)}{token}:{digest}"
+
+
+def lock_key(org_id: int, kind: str, token: str, digest: str) -> str:
+    return f"{scope(org_id)}:lock:{kind}:{token}:{digest}"
+
+
+def _scalar(value: Any) -> str:
+    # query strings arrive as text: `limit=50` and a default of 50 must hash alike
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def normalise(params: Mapping[str, Any], defaults: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Order-insensitive, defaults filled, empty values dropped (`?q=` is the same as no `q`)."""
+    merged: dict[str, Any] = {k: _scalar(v) for k, v in (defaults or {}).items()}
+    for name, value in params.items():
+        if isinstance(value, (list, tuple)):
+            values = [_scalar(v) for v in value if v not in ("", None)]
+            if not values:
+                continue
+            merged[name] = values[0] if len(values) == 1 else values
+        elif value not in ("", None):
+            merged[name] = _scalar(value)
+    return dict(sorted(merged.items()))
+
+
+def digest(params: Mapping[str, Any], defaults: Mapping[str, Any] | None = None) -> str:
+    normal = normalise(params, defaults)
+    return hashlib.sha256(orjson.dumps(normal, option=orjson.OPT_SORT_KEYS)).hexdigest()[:32]
+
+
+def domains_key_list(org_id: int, depends: Iterable[str]) -> list[str]:
+    return [generation_key(org_id, domain) for domain in sorted(set(depends))]

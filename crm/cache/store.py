@@ -1,0 +1,328 @@
+"""The cache store: generations, the epoch, lookups, stores, single-flight, deferred bumps.
+
+Correctness rests on three rules (reasoned out in docs/redis.md):
+
+1. A reader reads the epoch and the generations of every domain its view
+   depends on (one script, one round trip, which also fetches the value)
+   **before** it queries PostgreSQL, and stores its result under them.
+2. A writer bumps the generations **after** commit. A generation never goes
+   back within an epoch: a missing counter starts at Redis' clock in
+   microseconds, beyond any value an evicted or flushed counter ever had.
+3. The epoch is the Redis server's `run_id`, written to `tc:epoch` by every
+   new connection before its first command. A restart, a restore from an older
+   snapshot or a failover changes it, so nothing stored before is ever read again.
+
+A bump that fails (Redis unreachable, breaker open) marks the org's domains dirty
+in this process: their views bypass the cache here until a retry succeeds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from crm import metrics
+from crm.cache import keys
+from crm.redis import Breaker, RedisHub
+
+log = logging.getLogger(__name__)
+
+# KEYS: epoch key, generation keys. ARGV: value prefix, digest.
+# Returns {epoch or false, generation token, value or false}.
+READ_SCRIPT = """
+local epoch = redis.call('GET', KEYS[1])
+if not epoch then return {false, false, false} end
+local now = false
+local parts = {epoch}
+for i = 2, #KEYS do
+  local g = redis.call('GET', KEYS[i])
+  if not g then
+    if not now then
+      local t = redis.call('TIME')
+      now = t[1] .. string.format('%06d', tonumber(t[2]))
+    end
+    redis.call('SET', KEYS[i], now)
+    g = now
+  end
+  parts[#parts + 1] = g
+end
+local token = table.concat(parts, '.')
+local value = redis.call('GET', ARGV[1] .. token .. ':' .. ARGV[2])
+return {epoch, token, value or false}
+"""
+
+# KEYS: generation keys. A missing counter restarts at the clock, never at 1.
+BUMP_SCRIPT = """
+local now = false
+for i = 1, #KEYS do
+  if redis.call('EXISTS', KEYS[i]) == 1 then
+    redis.call('INCR', KEYS[i])
+  else
+    if not now then
+      local t = redis.call('TIME')
+      now = t[1] .. string.format('%06d', tonumber(t[2]))
+    end
+    redis.call('SET', KEYS[i], now)
+  end
+end
+return #KEYS
+"""
+
+RELEASE_SCRIPT = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+SINGLE_FLIGHT_LOCK_MS = 5000
+SINGLE_FLIGHT_WAIT = 1.0
+RETRY_EVERY = 0.25
+FAILED: Any = object()  # a Redis call that did not happen (error or open breaker)
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """What a read found: `token` (epoch + generations) to store under, and the value if cached.
+
+    `token` is None when the cache must be bypassed (Redis down, dirty domains).
+    """
+
+    token: str | None
+    value: bytes | None = None
+
+
+BYPASS = Lookup(None)
+
+
+def _parse_run_id(info: bytes | str) -> str:
+    text = info.decode() if isinstance(info, bytes) else info
+    for line in text.splitlines():
+        if line.startswith("run_id:"):
+            return line.split(":", 1)[1].strip()
+    raise RuntimeError("INFO server has no run_id")
+
+
+class CacheHub(RedisHub):
+    """A RedisHub for caches whose connections record the server's run_id as the epoch."""
+
+    def __init__(self, url: str, *, max_connections: int = 50) -> None:
+        self.url = url
+        self.breaker = Breaker(cooldown=1.0)
+        self.run_id: str | None = None
+        self.client = aioredis.Redis.from_url(
+            url,
+            max_connections=max_connections,
+            socket_timeout=0.5,
+            socket_connect_timeout=0.25,
+            health_check_interval=30,
+            # one reconnect after a restart (pooled sockets are dead), then the breaker decides
+            retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError, RedisTimeoutError)),
+            redis_connect_func=self._on_connect,
+        )
+
+    async def _on_connect(self, connection: Any) -> None:
+        # Runs before the first command of every new connection: a restarted, restored or
+        # promoted server has a new run_id, so the epoch moves before anyone reads under it.
+        await connection.on_connect()
+        await connection.send_command("INFO", "server")
+        run_id = _parse_run_id(await connection.read_response())
+        await connection.send_command("SET", keys.EPOCH_KEY, run_id[:16])
+        await connection.read_response()
+        if self.run_id != run_id:
+            if self.run_id is not None:
+                log.warning("cache redis has a new run_id: epoch changed, earlier entries are unreachable")
+            self.run_id = run_id
+
+
+class CacheStore:
+    """The process's cache: one per app, on `CacheHub` (REDIS_URL or CACHE_REDIS_URL)."""
+
+    def __init__(self, hub: CacheHub) -> None:
+        self.hub = hub
+        self.dirty: dict[tuple[int, str], int] = {}
+        self._retry_task: asyncio.Task[None] | None = None
+        self._read = hub.client.register_script(READ_SCRIPT)
+        self._bump = hub.client.register_script(BUMP_SCRIPT)
+        self._release = hub.client.register_script(RELEASE_SCRIPT)
+
+    # -- generations -------------------------------------------------------------------
+
+    async def bump(self, org_id: int, domains: Iterable[str]) -> bool:
+        """INCR the generations after commit; on failure defer them (dirty) and retry."""
+        names = sorted(set(domains))
+        if not names:
+            return True
+        ok = await self._timed("bump", lambda c: self._bump(keys=keys.domains_key_list(org_id, names), client=c))
+        if ok is FAILED:
+            metrics.CACHE_BUMPS.labels("deferred").inc()
+            for name in names:
+                self.dirty[(org_id, name)] = self.dirty.get((org_id, name), 0) + 1
+            metrics.CACHE_DIRTY.set(len(self.dirty))
+            self._ensure_retrying()
+            return False
+        metrics.CACHE_BUMPS.labels("ok").inc()
+        return True
+
+    def is_dirty(self, org_id: int, depends: Iterable[str]) -> bool:
+        return bool(self.dirty) and any((org_id, d) in self.dirty for d in depends)
+
+    def _ensure_retrying(self) -> None:
+        if self._retry_task is None or self._retry_task.done():
+            self._retry_task = asyncio.get_running_loop().create_task(self._retry_deferred())
+
+    async def _retry_deferred(self) -> None:
+        while self.dirty:
+            await asyncio.sleep(RETRY_EVERY)
+            await self.flush_deferred()
+
+    async def flush_deferred(self) -> None:
+        """Retry deferred bumps; an entry is cleared only if no newer failure arrived meanwhile."""
+        snapshot = dict(self.dirty)
+        by_org: dict[int, list[str]] = {}
+        for org_id, domain in snapshot:
+            by_org.setdefault(org_id, []).append(domain)
+        for org_id, domains in by_org.items():
+            done = await self._timed(
+                "bump",
+                lambda c, o=org_id, d=domains: self._bump(  # type: ignore[misc]
+                    keys=keys.domains_key_list(o, d), client=c
+                ),
+            )
+            if done is FAILED:
+                return
+            for domain in domains:
+                if self.dirty.get((org_id, domain)) == snapshot[(org_id, domain)]:
+                    del self.dirty[(org_id, domain)]
+            metrics.CACHE_BUMPS.labels("ok").inc()
+        metrics.CACHE_DIRTY.set(len(self.dirty))
+
+    # -- reads and writes --------------------------------------------------------------
+
+    async def lookup(self, org_id: int, kind: str, depends: Iterable[str], digest: str) -> Lookup:
+        """Read epoch + generations (+ the value if cached) in one round trip."""
+        depends = tuple(depends)
+        if self.is_dirty(org_id, depends):
+            return BYPASS
+        script_keys = [keys.EPOCH_KEY, *keys.domains_key_list(org_id, depends)]
+        args = [keys.value_prefix(org_id, kind), digest]
+        for _attempt in range(2):
+            found = await self._timed("lookup", lambda c: self._read(keys=script_keys, args=args, client=c))
+            if found is FAILED:
+                return BYPASS
+            epoch, token, value = found
+            if epoch is not None:
+                return Lookup(token.decode(), value)
+            await self._restore_epoch()  # flushed or evicted within this server's lifetime
+        return BYPASS
+
+    async def _restore_epoch(self) -> None:
+        run_id = self.hub.run_id
+        if run_id is not None:
+            await self._timed("epoch", lambda c: c.set(keys.EPOCH_KEY, run_id[:16], nx=True))
+
+    async def store(self, org_id: int, kind: str, token: str, digest: str, value: bytes, ttl: int) -> None:
+        key = keys.value_key(org_id, kind, token, digest)
+        await self._timed("store", lambda c: c.set(key, value, ex=ttl))
+
+    async def get_value(self, org_id: int, kind: str, token: str, digest: str) -> bytes | None:
+        key = keys.value_key(org_id, kind, token, digest)
+        value = await self._timed("poll", lambda c: c.get(key))
+        return None if value is FAILED else value
+
+    async def get_or_compute(
+        self,
+        *,
+        org_id: int,
+        kind: str,
+        depends: Iterable[str],
+        digest: str,
+        ttl: int,
+        compute: Callable[[], Awaitable[bytes]],
+        single_flight: bool = True,
+    ) -> tuple[bytes, str]:
+        """The cached bytes, or compute (once per key across processes) and store them.
+
+        Answers (value, outcome) with outcome `hit`, `miss` or `bypass`.
+        """
+        depends = tuple(depends)
+        found = await self.lookup(org_id, kind, depends, digest)
+        if found.value is not None:
+            metrics.CACHE_LOOKUPS.labels(kind, "hit").inc()
+            return found.value, "hit"
+        if found.token is None:
+            metrics.CACHE_LOOKUPS.labels(kind, "bypass").inc()
+            return await self._compute(kind, compute), "bypass"
+        token = found.token
+        lock, owner = keys.lock_key(org_id, kind, token, digest), secrets.token_hex(8)
+        if single_flight:
+            acquired = await self._timed("lock", lambda c: c.set(lock, owner, nx=True, px=SINGLE_FLIGHT_LOCK_MS))
+            if acquired is FAILED:
+                single_flight = False
+            elif not acquired:
+                waited = await self._wait_for(org_id, kind, token, digest, lock)
+                if waited is not None:
+                    metrics.CACHE_SINGLE_FLIGHT.labels("filled").inc()
+                    metrics.CACHE_LOOKUPS.labels(kind, "hit").inc()
+                    return waited, "hit"
+                metrics.CACHE_SINGLE_FLIGHT.labels("gave_up").inc()
+                single_flight = False
+        metrics.CACHE_LOOKUPS.labels(kind, "miss").inc()
+        try:
+            value = await self._compute(kind, compute)
+            if not self.is_dirty(org_id, depends):
+                await self.store(org_id, kind, token, digest, value, ttl)
+        finally:
+            if single_flight:
+                await self._timed("unlock", lambda c: self._release(keys=[lock], args=[owner], client=c))
+        return value, "miss"
+
+    async def _wait_for(self, org_id: int, kind: str, token: str, digest: str, lock: str) -> bytes | None:
+        """Poll for the value another request is computing; None once it gave up or the wait ran out."""
+        deadline = time.monotonic() + SINGLE_FLIGHT_WAIT
+        pause = 0.005
+        while time.monotonic() < deadline:
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 0.05)
+            both = await self._timed("poll", lambda c: c.mget(keys.value_key(org_id, kind, token, digest), lock))
+            if both is FAILED:
+                return None
+            value, holder = both
+            if value is not None:
+                return bytes(value)
+            if holder is None:
+                return None
+        return None
+
+    async def _compute(self, kind: str, compute: Callable[[], Awaitable[bytes]]) -> bytes:
+        started = time.perf_counter()
+        value = await compute()
+        metrics.CACHE_COMPUTE.labels(kind).observe(time.perf_counter() - started)
+        return value
+
+    async def _timed(self, op: str, call: Callable[[aioredis.Redis], Awaitable[Any]]) -> Any:
+        """Run one Redis call through the breaker; FAILED (and an error count) when it failed."""
+        started = time.perf_counter()
+        result = await self.hub.guarded(call, FAILED)
+        if result is FAILED:
+            metrics.CACHE_ERRORS.labels(op).inc()
+            return FAILED
+        metrics.CACHE_LATENCY.labels(op).observe(time.perf_counter() - started)
+        return result
+
+    async def close(self) -> None:
+        if self._retry_task is not None:
+            self._retry_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._retry_task
+        await self.hub.close()
