@@ -87,6 +87,7 @@ class Person:
     email: str
     name: str
     token: str
+    session_id: str
     http: Http
 
     async def request(self, method: str, path: str, *, via: Instance | None = None, **kwargs: Any) -> Any:
@@ -121,9 +122,10 @@ class Http:
         form = {"email": email, "password": PASSWORD, "name": name}
         status, body = await self.request("POST", "/auth/register", json=form)
         assert status == 201, body
-        return Person(body["id"], email, name, await self.sign_in(body["id"]), self)
+        token, session_id = await self.sign_in(body["id"])
+        return Person(body["id"], email, name, token, session_id, self)
 
-    async def sign_in(self, user_id: int) -> str:
+    async def sign_in(self, user_id: int) -> tuple[str, str]:
         """A live session and its access token, made by the service `POST /auth/login` uses."""
         signed_in = await auth_service.start_session(
             self.app.extensions["db"],
@@ -133,7 +135,12 @@ class Http:
             ip="127.0.0.1",
             user_agent="realtime-tests",
         )
-        return signed_in.access_token
+        return signed_in.access_token, signed_in.session.id
+
+    async def another_session(self, person: Person) -> Person:
+        """The same user signed in a second time (another device)."""
+        token, session_id = await self.sign_in(person.id)
+        return Person(person.id, person.email, person.name, token, session_id, self)
 
 
 class LiveClient:
