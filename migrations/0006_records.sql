@@ -20,3 +20,12 @@ ALTER TABLE contacts
     ADD CONSTRAINT contacts_email_length CHECK (length(email) <= 254),
     ADD CONSTRAINT contacts_phone_length CHECK (length(phone) <= 50),
     ADD CONSTRAINT contacts_title_length CHECK (length(title) <= 200);
+
+-- Contact search also indexes the email's local part and domain as words of their own,
+-- so that "grace" and "navy" find grace@navy.example (the whole address stays a lexeme too).
+ALTER TABLE contacts DROP COLUMN search;
+ALTER TABLE contacts ADD COLUMN search tsvector GENERATED ALWAYS AS (
+    to_tsvector('simple', coalesce(first_name, '') || ' ' || coalesce(last_name, '') || ' '
+        || coalesce(email, '') || ' ' || coalesce(replace(email, '@', ' '), '') || ' ' || coalesce(title, ''))
+) STORED;
+CREATE INDEX contacts_search_idx ON contacts USING gin (search);
