@@ -146,7 +146,7 @@ def keyset_values(params: ListParams) -> dict[str, Any]:
     return {f"k{i}": value for i, value in enumerate(params.after or [])}
 
 
-def page_of(rows: list[Mapping[str, Any]], params: ListParams) -> dict[str, Any]:
+def page_of(rows: Sequence[Mapping[str, Any]], params: ListParams) -> dict[str, Any]:
     """{"items", "next_cursor"} from limit + 1 rows; the `_k` key columns stay off the wire."""
     more = len(rows) > params.limit
     rows = rows[: params.limit]
