@@ -1,0 +1,117 @@
+"""No loss: missed events replay in order after a reconnect, and a Redis outage loses nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import subprocess
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+import redis.asyncio as aioredis
+from quart import Quart
+
+from tests.realtime.conftest import Instance, Person, free_port
+
+
+async def rename(person: Person, org: dict[str, Any], name: str, via: Instance) -> None:
+    status, body = await person.request("PATCH", f"/orgs/{org['slug']}", json={"name": name}, via=via)
+    assert status == 200, body
+
+
+async def test_reconnect_with_after_seq_gets_exactly_the_missed_events_in_order(
+    instances: tuple[Instance, Instance], alice: Person, org: dict[str, Any]
+) -> None:
+    a, b = instances
+    first = await alice.connect(b)
+    await first.join(org["slug"])
+    await rename(alice, org, "Seen live", via=a)
+    last_applied = (await first.next_event())["seq"]
+    await first.close()
+
+    for n in range(5):
+        await rename(alice, org, f"Missed {n}", via=a)
+
+    again = await alice.connect(b)
+    ack = await again.join(org["slug"], after_seq=last_applied)
+    assert ack["resync"] is False
+    assert [e["seq"] for e in ack["events"]] == list(range(last_applied + 1, last_applied + 6))
+    assert [e["data"]["name"] for e in ack["events"]] == [f"Missed {n}" for n in range(5)]
+    assert ack["seq"] == last_applied + 5
+
+    await rename(alice, org, "Live again", via=a)
+    live = await again.next_event()
+    assert (live["seq"], live["data"]["name"]) == (last_applied + 6, "Live again")
+
+
+async def test_join_says_resync_when_the_missed_events_are_gone(
+    app: Quart, instances: tuple[Instance, Instance], alice: Person, org: dict[str, Any]
+) -> None:
+    for n in range(3):
+        await rename(alice, org, f"Old {n}", via=instances[0])
+    # retention pruned the oldest events
+    await app.extensions["db"].execute("DELETE FROM events WHERE org_id = :org AND seq <= 2", {"org": org["id"]})
+    client = await alice.connect(instances[1])
+
+    pruned = await client.join(org["slug"], after_seq=0)
+    assert (pruned["resync"], pruned["events"]) == (True, [])
+    from_the_future = await client.join(org["slug"], after_seq=pruned["seq"] + 10)
+    assert from_the_future["resync"] is True
+    kept = await client.join(org["slug"], after_seq=2)
+    assert kept["resync"] is False and [e["data"]["name"] for e in kept["events"]] == ["Old 2"]
+
+
+@pytest.fixture
+async def throwaway_redis() -> AsyncIterator[dict[str, Any]]:
+    """A private redis-server this test may stop and start again on the same port."""
+    port = free_port()
+    state: dict[str, Any] = {"port": port, "url": f"redis://127.0.0.1:{port}/0", "proc": None}
+
+    async def start() -> None:
+        state["proc"] = subprocess.Popen(
+            ["redis-server", "--port", str(port), "--save", "", "--appendonly", "no", "--loglevel", "warning"],
+            stdout=subprocess.DEVNULL,
+        )
+        client = aioredis.Redis.from_url(state["url"])
+        try:
+            for _ in range(200):
+                with contextlib.suppress(OSError, aioredis.ConnectionError):
+                    if await client.ping():
+                        return
+                await asyncio.sleep(0.02)  # start-up poll, not an event wait
+        finally:
+            await client.aclose()
+        raise RuntimeError("redis-server did not start")
+
+    def stop() -> None:
+        proc = state["proc"]
+        if proc and proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+    state["start"], state["stop"] = start, stop
+    await start()
+    yield state
+    stop()
+
+
+async def test_redis_outage_during_a_burst_loses_no_event(
+    throwaway_redis: dict[str, Any], spawn: Callable[..., Any], alice: Person, org: dict[str, Any]
+) -> None:
+    writer, reader = await asyncio.gather(
+        spawn(REDIS_URL=throwaway_redis["url"]), spawn(REDIS_URL=throwaway_redis["url"])
+    )
+    client = await alice.connect(reader)
+    start = (await client.join(org["slug"]))["seq"]
+
+    for n in range(30):
+        if n == 10:
+            throwaway_redis["stop"]()
+        if n == 20:
+            await throwaway_redis["start"]()
+        await rename(alice, org, f"Burst {n}", via=writer)
+
+    received = [await client.next_event() for _ in range(30)]
+    assert [e["seq"] for e in received] == list(range(start + 1, start + 31))
+    assert [e["data"]["name"] for e in received] == [f"Burst {n}" for n in range(30)]
