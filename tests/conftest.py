@@ -84,6 +84,24 @@ async def app(config: Config) -> AsyncIterator[Quart]:
         yield quart_app
 
 
+@pytest.fixture
+async def make_app(config: Config) -> AsyncIterator[Any]:
+    """Build more app instances on the same PostgreSQL and Redis, each with its own Config changes
+    (`await make_app(rate_limits={...})`): a second instance, low limits, an https BASE_URL."""
+    import dataclasses
+    from contextlib import AsyncExitStack
+
+    os.environ["TINYCRM_AUTO_MIGRATE"] = "0"
+    async with AsyncExitStack() as stack:
+
+        async def build(**changes: Any) -> Quart:
+            instance = create_app(dataclasses.replace(config, **changes))
+            await stack.enter_async_context(instance.test_app())
+            return instance
+
+        yield build
+
+
 @pytest.fixture(autouse=True)
 async def clean_state(request: pytest.FixtureRequest) -> AsyncIterator[None]:
     """Empty tables and the worker's Redis db before each test that touches them."""

@@ -1,7 +1,8 @@
-"""Who is calling: a browser session cookie, a Bearer access token, or nobody.
+"""Who is calling: a browser session cookie, a Bearer access token, an org API key, or nobody.
 
 `login_required` wraps a route; `current_principal()` resolves (once per request)
-and `g.principal` holds the answer for the rest of the request.
+and `g.principal` holds the answer for the rest of the request. An API key acts
+for its org only: on org routes (the org guard checks which org) and on /me.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from urllib.parse import urlsplit
 from quart import current_app, g, request
 from quart_auth import QuartAuth
 
+from crm.apikeys import keys as api_keys
 from crm.auth import sessions, tokens
 from crm.db import get_db
 from crm.errors import APIError
@@ -22,14 +24,17 @@ from crm.redis import get_redis
 
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Routes outside an org that an API key may call (it answers for the key itself).
+API_KEY_USER_ENDPOINTS = frozenset({"auth.me"})
 
 
 @dataclass(frozen=True)
 class Principal:
     user_id: int
     session_id: str
-    via: Literal["cookie", "token"]
+    via: Literal["cookie", "token", "api_key"]
     claims: tokens.AccessClaims | None = None
+    api_key: api_keys.ApiKey | None = None
 
 
 def auth_extension() -> QuartAuth:
@@ -46,6 +51,12 @@ def bearer_token() -> str | None:
 async def _resolve() -> Principal | None:
     db, hub = get_db(), get_redis()
     token = bearer_token()
+    if token is not None and api_keys.is_api_key(token):
+        key = await api_keys.authenticate_key(db, token)
+        if key is None:
+            g.auth_error = ("invalid_api_key", "The API key is invalid or revoked.")
+            return None
+        return Principal(key.created_by, "", "api_key", api_key=key)
     if token is not None:
         claims = tokens.read_access_token(current_app.secret_key, token)  # type: ignore[arg-type]
         if claims is None or await tokens.is_blacklisted(hub, claims.jti):
@@ -72,8 +83,15 @@ async def current_principal() -> Principal | None:
 async def require_principal() -> Principal:
     principal = await current_principal()
     if principal is None:
-        raise APIError(401, "not_authenticated", "Sign in to continue.")
+        code, message = g.get("auth_error") or ("not_authenticated", "Sign in to continue.")
+        raise APIError(401, code, message)
+    if principal.api_key is not None and not _api_key_may_call():
+        raise APIError(403, "api_key_not_allowed", "API keys can only be used on their org's routes.")
     return principal
+
+
+def _api_key_may_call() -> bool:
+    return "org" in (request.view_args or {}) or request.endpoint in API_KEY_USER_ENDPOINTS
 
 
 def login_required(func: F) -> F:
