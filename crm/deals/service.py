@@ -20,6 +20,7 @@ from crm.deals.common import foreign_key_error
 from crm.deals.queries import SORTS, DealFilters
 from crm.errors import APIError
 from crm.http import decode_cursor, encode_cursor
+from crm.notifications import service as notifications
 from crm.tenancy.scope import OrgScope
 from crm.uow import WriteTransaction, write_transaction
 
@@ -89,6 +90,7 @@ async def create_deal(db: Database, *, org: OrgScope, fields: dict[str, Any]) ->
             raise foreign_key_error(error) from None
         record = events.deal_record(deal)
         await _emit(tx, org, "deal.created", events.deal_created(record))
+        await notifications.notify_deal_changes(tx, org_id=org.id, before=None, after=record, actor=org.user_id)
     return record
 
 
@@ -112,6 +114,7 @@ async def update_deal(
             raise foreign_key_error(error) from None
         record = events.deal_record(deal)
         await _emit(tx, org, "deal.updated", events.deal_updated(record, from_stage_id=current["stage_id"]))
+        await notifications.notify_deal_changes(tx, org_id=org.id, before=current, after=record, actor=org.user_id)
     return record
 
 
@@ -187,6 +190,7 @@ async def move_deal(
         record = events.deal_record(deal)
         data = events.deal_moved(record, from_stage_id=current["stage_id"], before_id=before_id, after_id=after_id)
         await _emit(tx, org, "deal.moved", data)
+        await notifications.notify_deal_changes(tx, org_id=org.id, before=current, after=record, actor=org.user_id)
     return record
 
 

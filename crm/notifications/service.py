@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+import orjson
 from databases import Database
 from quart import has_app_context
 
@@ -33,6 +34,8 @@ REMINDER_BATCH = 500
 
 def notification_out(row: Mapping[str, Any]) -> dict[str, Any]:
     out = dict(row)
+    if isinstance(out["data"], (str, bytes)):  # jsonb arrives as text
+        out["data"] = orjson.loads(out["data"])
     out["read"] = out["read_at"] is not None
     return out
 
@@ -126,6 +129,22 @@ async def notify_deal_won(tx: WriteTransaction, *, org_id: int, deal: Mapping[st
             data={"deal_id": deal["id"], "amount": deal.get("amount"), "currency": deal.get("currency")},
             actor=actor,
         )
+
+
+async def notify_deal_changes(
+    tx: WriteTransaction,
+    *,
+    org_id: int,
+    before: Mapping[str, Any] | None,
+    after: Mapping[str, Any],
+    actor: int | None,
+) -> None:
+    """Call after a deal is created (before=None), updated or moved: assignment and won notifications."""
+    await notify_deal_assigned(
+        tx, org_id=org_id, deal=after, actor=actor, previous_owner_id=before["owner_id"] if before else None
+    )
+    if after.get("won_at") is not None and (before is None or before.get("won_at") is None):
+        await notify_deal_won(tx, org_id=org_id, deal=after, actor=actor)
 
 
 async def notify_invitation(
