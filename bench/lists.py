@@ -1,0 +1,161 @@
+"""`python -m bench lists`: list, filtered list and search p95 against a record GET, at volume.
+
+One org holds 100k contacts and 100k deals (plus 10k companies, 20k activities)
+among 20 orgs (the other 19 hold 5k contacts and 5k deals each), seeded with
+crm.seed.seed_bulk and ANALYZEd. Each endpoint family is loaded by wrk with a
+shuffled set of distinct requests (ids, pages via cursors, page sizes, filters,
+search words) so that nearly every request is a cache miss; the table shows
+p50/p95/p99 and each p95 as a ratio to the record GET's p95 (target <= 1.5x).
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import time
+from typing import Any
+from urllib.parse import urlencode
+
+import asyncpg
+import httpx
+
+from bench import common
+from crm.seed import COMPANY_A, COMPANY_B, FIRST, LAST, seed_bulk
+
+OTHER_ORGS = 19
+
+
+async def seed(database_url: str, tenant: common.Tenant, others: list[dict[str, Any]], size: int) -> None:
+    started = time.monotonic()
+    await seed_bulk(
+        database_url,
+        org_id=tenant.org["id"],
+        owner_id=tenant.user_id,
+        contacts=size,
+        companies=size // 10,
+        deals=size,
+        activities=size // 5,
+    )
+    for org in others:
+        await seed_bulk(
+            database_url,
+            org_id=org["id"],
+            owner_id=tenant.user_id,
+            contacts=size // 20,
+            companies=size // 200,
+            deals=size // 20,
+            activities=size // 100,
+        )
+    conn = await asyncpg.connect(database_url)
+    try:
+        await conn.execute("VACUUM ANALYZE")
+        ids = await conn.fetch(
+            "SELECT (SELECT array_agg(id) FROM"
+            "  (SELECT id FROM contacts WHERE org_id = $1 ORDER BY random() LIMIT 5000) c),"
+            " (SELECT array_agg(id) FROM"
+            "  (SELECT id FROM companies WHERE org_id = $1 ORDER BY random() LIMIT 3000) c),"
+            " (SELECT array_agg(id) FROM pipeline_stages WHERE org_id = $1 AND kind = 'open')",
+            tenant.org["id"],
+        )
+    finally:
+        await conn.close()
+    tenant.org["contact_ids"], tenant.org["company_ids"], tenant.org["open_stages"] = ids[0]
+    print(
+        f"seeded {size} contacts and {size} deals in one org among {len(others) + 1}"
+        f" in {time.monotonic() - started:.0f} s"
+    )
+
+
+def cursors(base_url: str, tenant: common.Tenant, path: str, sort: str, pages: int) -> list[str | None]:
+    found: list[str | None] = [None]
+    with httpx.Client(base_url=base_url, headers=tenant.headers, timeout=30) as client:
+        while len(found) < pages:
+            params = {"sort": sort, "limit": 50, **({"cursor": found[-1]} if found[-1] else {})}
+            response = client.get(path, params=params)
+            response.raise_for_status()
+            next_cursor = response.json()["next_cursor"]
+            if not next_cursor:
+                break
+            found.append(next_cursor)
+    return found
+
+
+def path_sets(base_url: str, tenant: common.Tenant, rng: random.Random, count: int) -> dict[str, list[str]]:
+    org = f"/api/v1/orgs/{tenant.org['slug']}"
+
+    def url(tail: str, **params: Any) -> str:
+        return f"{org}{tail}?{urlencode({k: v for k, v in params.items() if v is not None})}"
+
+    contact_pages = cursors(base_url, tenant, f"{org}/contacts", "name", 120)
+    deal_pages = cursors(base_url, tenant, f"{org}/deals", "-updated_at", 120)
+    sets: dict[str, list[str]] = {
+        "record GET /contacts/{id}": [f"{org}/contacts/{i}" for i in tenant.org["contact_ids"][:count]],
+        "list /contacts (name)": [
+            url("/contacts", sort="name", limit=limit, cursor=cursor)
+            for cursor in contact_pages
+            for limit in range(20, 51)
+        ],
+        "list /deals (-updated_at)": [
+            url("/deals", sort="-updated_at", limit=limit, cursor=cursor)
+            for cursor in deal_pages
+            for limit in range(20, 51)
+        ],
+        "filtered /deals?stage=": [
+            url("/deals", stage=stage, sort=sort, limit=limit)
+            for stage in tenant.org["open_stages"]
+            for sort in ("-updated_at", "-amount", "created_at", "expected_close_date")
+            for limit in range(20, 51)
+        ],
+        "filtered /contacts?company=": [url("/contacts", company=c, limit=50) for c in tenant.org["company_ids"]],
+        "search ?q=": [
+            url("/search", q=q, limit=limit)
+            for q in [f"{first} {last}" for first in FIRST for last in LAST]
+            + LAST
+            + [f"{a} {b}" for a in COMPANY_A for b in COMPANY_B]
+            for limit in (10, 20)
+        ],
+    }
+    for paths in sets.values():
+        rng.shuffle(paths)
+        del paths[count:]
+    return sets
+
+
+async def bench(args: argparse.Namespace) -> None:
+    rng = random.Random(1)
+    async with common.bench_database("lists") as database_url:
+        with common.uvicorn_server("crm.asgi:app", common.app_env(database_url)) as server:
+            tenant = common.new_tenant(server.base_url)
+            others = [common.create_org(server.base_url, tenant.token, f"Other Org {n}") for n in range(OTHER_ORGS)]
+            await seed(database_url, tenant, others, args.size)
+            sets = path_sets(server.base_url, tenant, rng, args.paths)
+            results = {}
+            for name, paths in sets.items():
+                common.run_wrk(server.base_url, paths[:200], headers=tenant.headers, duration=1, connections=2)
+                result = common.run_wrk(
+                    server.base_url, paths, headers=tenant.headers, duration=args.duration, connections=args.connections
+                )
+                common.check_clean(name, result)
+                results[name] = (result, len(paths))
+    baseline = results["record GET /contacts/{id}"][0].p95_ms
+    print(f"machine: {common.machine()}")
+    print(f"wrk: 1 thread, {args.connections} connections, {args.duration:g} s per endpoint family")
+    print(
+        f"{'endpoint':<28} {'distinct':>8} {'requests':>8} {'hits':>5}"
+        f" {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'p95 ratio':>9}"
+    )
+    for name, (r, distinct) in results.items():
+        print(
+            f"{name:<28} {distinct:>8} {r.requests:>8} {r.cache_hits:>5} {r.p50_ms:>7.2f} {r.p95_ms:>7.2f}"
+            f" {r.p99_ms:>7.2f} {r.p95_ms / baseline:>8.2f}x"
+        )
+    print("target: every p95 ratio <= 1.5x the record GET")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench lists", description=__doc__)
+    parser.add_argument("--size", type=int, default=100_000, help="contacts and deals in the big org")
+    parser.add_argument("--duration", type=float, default=8, help="seconds per endpoint family")
+    parser.add_argument("--connections", type=int, default=4)
+    parser.add_argument("--paths", type=int, default=4000, help="distinct requests per endpoint family")
+    common.run_async(bench(parser.parse_args()))
