@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any
 
 import orjson
@@ -22,7 +23,7 @@ def envelope_from_row(row: Any) -> dict[str, Any]:
         "org": row["org_id"],
         "seq": row["seq"],
         "id": str(row["id"]),
-        "at": row["created_at"].isoformat(),
+        "at": row["created_at"].astimezone(UTC).isoformat().replace("+00:00", "Z"),
         "actor": row["actor_id"],
         "data": _json(row["data"]),
         "audience": _json(row["audience"]),

@@ -39,6 +39,8 @@ async def record(
         raise RuntimeError(f"org {org_id} has no counters row")
     event_id = uuid.uuid4()
     at = datetime.now(UTC)
+    # datetimes as the HTTP API writes them (UTC with "Z"), so an applied event equals a fresh GET
+    payload = orjson.dumps(data, option=orjson.OPT_UTC_Z)
     await db.execute(
         "INSERT INTO events (org_id, seq, id, type, actor_id, audience, data, created_at)"
         " VALUES (:org, :seq, :id, :type, :actor, CAST(:audience AS jsonb), CAST(:data AS jsonb), :at)",
@@ -49,7 +51,7 @@ async def record(
             "type": type,
             "actor": actor,
             "audience": orjson.dumps(audience or ORG_AUDIENCE).decode(),
-            "data": orjson.dumps(data).decode(),
+            "data": payload.decode(),
             "at": at,
         },
     )
@@ -58,9 +60,9 @@ async def record(
         "org": org_id,
         "seq": seq,
         "id": str(event_id),
-        "at": at.isoformat(),
+        "at": at.isoformat().replace("+00:00", "Z"),
         "actor": actor,
-        "data": orjson.loads(orjson.dumps(data)),
+        "data": orjson.loads(payload),
         "audience": audience or ORG_AUDIENCE,
     }
 
