@@ -25,6 +25,7 @@ from crm.chat.schemas import (
 from crm.db import get_db
 from crm.errors import APIError
 from crm.http import parse_limit
+from crm.ratelimit import rate_limit
 from crm.tenancy.scope import OrgScope
 
 blueprint = Blueprint("chat", __name__, url_prefix="/api/v1")
@@ -157,6 +158,7 @@ async def mark_read(org: OrgScope, channel_id: int, data: MarkRead) -> dict[str,
 
 @blueprint.get("/orgs/<org>/chat/search")
 @login_required
+@rate_limit("search")
 @validate_response(MessageList)
 async def search(org: OrgScope) -> dict[str, Any]:
     return await service.search(
