@@ -47,6 +47,11 @@ class Config:
         }
     )
     testing: bool = False
+    # OpenID Connect sign-in (OIDC_ISSUER, OIDC_CLIENT_ID, OIDC_CLIENT_SECRET, OIDC_NAME)
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: str | None = None
+    oidc_name: str = "oidc"
 
     @classmethod
     def from_env(cls) -> Config:
@@ -66,6 +71,10 @@ class Config:
             log_level=os.environ.get("LOG_LEVEL", "INFO").upper(),
             db_pool_max=_int("DB_POOL_MAX", 10),
             pubsub_channel=os.environ.get("TINYCRM_PUBSUB_CHANNEL", "tinycrm"),
+            oidc_issuer=(os.environ.get("OIDC_ISSUER") or "").rstrip("/") or None,
+            oidc_client_id=os.environ.get("OIDC_CLIENT_ID") or None,
+            oidc_client_secret=os.environ.get("OIDC_CLIENT_SECRET") or None,
+            oidc_name=os.environ.get("OIDC_NAME") or "oidc",
         )
         for group in config.rate_limits:
             raw = os.environ.get(f"RATE_LIMIT_{group.upper()}")  # e.g. "600/60"

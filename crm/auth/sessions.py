@@ -2,8 +2,9 @@
 PostgreSQL's `user_sessions` as the durable copy it is rebuilt from.
 
 A cookie or an access token names a session id; a request is authenticated only
-while that session is live. Redis is the fast path (one HGETALL); when Redis is
-down or has lost the key, PostgreSQL answers and the key is filled again.
+while that session is live: not revoked, used within its idle timeout (sliding),
+and younger than its absolute lifetime. Redis is the fast path (one HGETALL);
+when Redis is down or has lost the key, PostgreSQL answers and the key is filled again.
 """
 
 from __future__ import annotations
@@ -15,11 +16,13 @@ from dataclasses import dataclass
 from databases import Database
 
 from crm.redis import RedisHub
+from realtime import publish
 
 # Redis copy lives at most this long without a look at PostgreSQL, which bounds how long a
 # revocation made while Redis was unreachable can go unseen once it is back.
 REGISTRY_TTL = 300
 LAST_SEEN_WRITE_EVERY = 60
+ABSOLUTE_LIFETIME = 30 * 24 * 3600
 
 
 def session_key(session_id: str) -> str:
@@ -39,6 +42,11 @@ class Session:
     expires_at: float
     ip: str | None
     user_agent: str | None
+    idle_ttl: int = 14 * 24 * 3600
+
+    def live_until(self) -> float:
+        """When the session dies if it is not used again."""
+        return min(self.expires_at, self.last_seen_at + self.idle_ttl)
 
 
 def _registry_fields(session: Session) -> dict[str, str]:
@@ -47,13 +55,16 @@ def _registry_fields(session: Session) -> dict[str, str]:
         "created": repr(session.created_at),
         "last_seen": repr(session.last_seen_at),
         "expires": repr(session.expires_at),
+        "idle": str(session.idle_ttl),
         "ip": session.ip or "",
         "ua": session.user_agent or "",
     }
 
 
-def _from_registry(session_id: str, raw: dict[bytes, bytes]) -> Session:
+def _from_registry(session_id: str, raw: dict[bytes, bytes]) -> Session | None:
     fields = {k.decode(): v.decode() for k, v in raw.items()}
+    if "revoked" in fields or "user_id" not in fields:
+        return None
     return Session(
         id=session_id,
         user_id=int(fields["user_id"]),
@@ -62,25 +73,35 @@ def _from_registry(session_id: str, raw: dict[bytes, bytes]) -> Session:
         expires_at=float(fields["expires"]),
         ip=fields.get("ip") or None,
         user_agent=fields.get("ua") or None,
+        idle_ttl=int(fields.get("idle") or 14 * 24 * 3600),
     )
 
 
 async def _cache(hub: RedisHub, session: Session) -> None:
     async def write(client):  # type: ignore[no-untyped-def]
-        ttl = max(1, min(REGISTRY_TTL, int(session.expires_at - time.time())))
+        ttl = max(1, min(REGISTRY_TTL, int(session.live_until() - time.time())))
         async with client.pipeline(transaction=True) as pipe:
+            # HSET never removes a `revoked` tombstone a concurrent revocation left there
             pipe.hset(session_key(session.id), mapping=_registry_fields(session))
             pipe.expire(session_key(session.id), ttl)
             pipe.sadd(user_sessions_key(session.user_id), session.id)
-            pipe.expire(user_sessions_key(session.user_id), 31 * 24 * 3600)
+            pipe.expire(user_sessions_key(session.user_id), ABSOLUTE_LIFETIME + 24 * 3600)
             await pipe.execute()
 
     await hub.guarded(write, None)
 
 
 async def create_session(
-    db: Database, hub: RedisHub, *, user_id: int, ip: str | None, user_agent: str | None, lifetime: int
+    db: Database,
+    hub: RedisHub,
+    *,
+    user_id: int,
+    ip: str | None,
+    user_agent: str | None,
+    idle_ttl: int,
+    lifetime: int = ABSOLUTE_LIFETIME,
 ) -> Session:
+    """A new live session: idle for at most `idle_ttl` seconds, alive at most `lifetime`."""
     now = time.time()
     session = Session(
         id=secrets.token_urlsafe(24),
@@ -90,10 +111,11 @@ async def create_session(
         expires_at=now + lifetime,
         ip=ip,
         user_agent=(user_agent or "")[:300] or None,
+        idle_ttl=min(idle_ttl, lifetime),
     )
     await db.execute(
-        "INSERT INTO user_sessions (id, user_id, created_at, last_seen_at, expires_at, ip, user_agent)"
-        " VALUES (:id, :user_id, to_timestamp(:now), to_timestamp(:now), to_timestamp(:expires), :ip, :ua)",
+        "INSERT INTO user_sessions (id, user_id, created_at, last_seen_at, expires_at, ip, user_agent, idle_ttl)"
+        " VALUES (:id, :user_id, to_timestamp(:now), to_timestamp(:now), to_timestamp(:expires), :ip, :ua, :idle)",
         {
             "id": session.id,
             "user_id": user_id,
@@ -101,6 +123,7 @@ async def create_session(
             "expires": session.expires_at,
             "ip": ip,
             "ua": session.user_agent,
+            "idle": session.idle_ttl,
         },
     )
     await _cache(hub, session)
@@ -111,7 +134,7 @@ async def _select_session(db: Database, session_id: str) -> Session | None:
     row = await db.fetch_one(
         "SELECT id, user_id, extract(epoch FROM created_at) AS created,"
         " extract(epoch FROM last_seen_at) AS last_seen, extract(epoch FROM expires_at) AS expires,"
-        " ip, user_agent FROM user_sessions"
+        " ip, user_agent, idle_ttl FROM user_sessions"
         " WHERE id = :id AND revoked_at IS NULL AND expires_at > now()",
         {"id": session_id},
     )
@@ -125,22 +148,26 @@ async def _select_session(db: Database, session_id: str) -> Session | None:
         expires_at=float(row["expires"]),
         ip=row["ip"],
         user_agent=row["user_agent"],
+        idle_ttl=int(row["idle_ttl"]),
     )
 
 
 async def load_session(db: Database, hub: RedisHub, session_id: str) -> Session | None:
-    """The live session with this id, or None if it is unknown, expired or revoked."""
+    """The live session with this id, or None if it is unknown, idle too long, expired or revoked."""
     if not session_id or len(session_id) > 64:
         return None
     raw = await hub.guarded(lambda c: c.hgetall(session_key(session_id)), None)
-    session = _from_registry(session_id, raw) if raw else None
-    if session is None:
+    if raw:
+        session = _from_registry(session_id, raw)
+        if session is None:  # revoked: the tombstone answers without PostgreSQL
+            return None
+    else:
         session = await _select_session(db, session_id)
         if session is None:
             return None
         await _cache(hub, session)
     now = time.time()
-    if session.expires_at <= now:
+    if session.live_until() <= now:
         return None
     if now - session.last_seen_at > LAST_SEEN_WRITE_EVERY:
         await touch_session(db, hub, session, now)
@@ -148,28 +175,37 @@ async def load_session(db: Database, hub: RedisHub, session_id: str) -> Session 
 
 
 async def touch_session(db: Database, hub: RedisHub, session: Session, now: float) -> None:
+    """Slide the idle timeout: record that the session was used now."""
     await db.execute(
-        "UPDATE user_sessions SET last_seen_at = to_timestamp(:now) WHERE id = :id",
+        "UPDATE user_sessions SET last_seen_at = to_timestamp(:now) WHERE id = :id AND revoked_at IS NULL",
         {"id": session.id, "now": now},
     )
-    await hub.guarded(
-        lambda c: c.hset(session_key(session.id), "last_seen", repr(now)),
-        None,
-    )
+
+    async def write(client):  # type: ignore[no-untyped-def]
+        ttl = max(1, min(REGISTRY_TTL, int(min(session.expires_at, now + session.idle_ttl) - now)))
+        async with client.pipeline(transaction=True) as pipe:
+            pipe.hset(session_key(session.id), "last_seen", repr(now))
+            pipe.expire(session_key(session.id), ttl)
+            await pipe.execute()
+
+    await hub.guarded(write, None)
 
 
 async def list_sessions(db: Database, *, user_id: int) -> list[dict[str, object]]:
+    """The user's live sessions, most recently used first."""
     rows = await db.fetch_all(
         "SELECT id, created_at, last_seen_at, expires_at, ip, user_agent FROM user_sessions"
         " WHERE user_id = :user_id AND revoked_at IS NULL AND expires_at > now()"
-        " ORDER BY last_seen_at DESC",
+        " AND last_seen_at + make_interval(secs => idle_ttl) > now()"
+        " ORDER BY last_seen_at DESC, id",
         {"user_id": user_id},
     )
     return [dict(row._mapping) for row in rows]
 
 
 async def revoke_sessions(db: Database, hub: RedisHub, *, user_id: int, session_ids: list[str]) -> list[str]:
-    """Revoke the given sessions of this user (PostgreSQL first, then the registry)."""
+    """Revoke the given sessions of this user (PostgreSQL first, then the registry), and
+    tell the realtime layer so that their sockets are dropped. Returns the ids revoked."""
     if not session_ids:
         return []
     rows = await db.fetch_all(
@@ -182,15 +218,22 @@ async def revoke_sessions(db: Database, hub: RedisHub, *, user_id: int, session_
 
         async def forget(client):  # type: ignore[no-untyped-def]
             async with client.pipeline(transaction=True) as pipe:
-                pipe.delete(*[session_key(sid) for sid in revoked])
+                for sid in revoked:
+                    # a tombstone, not a DEL: a reader that read PostgreSQL just before the
+                    # revocation committed cannot bring the live entry back
+                    pipe.delete(session_key(sid))
+                    pipe.hset(session_key(sid), "revoked", "1")
+                    pipe.expire(session_key(sid), REGISTRY_TTL)
                 pipe.srem(user_sessions_key(user_id), *revoked)
                 await pipe.execute()
 
         await hub.guarded(forget, None)
+        await publish.sessions_revoked(revoked)
     return revoked
 
 
 async def revoke_all_sessions(db: Database, hub: RedisHub, *, user_id: int, except_id: str | None = None) -> list[str]:
+    """Revoke every live session of the user, but `except_id` if given."""
     rows = await db.fetch_all(
         "SELECT id FROM user_sessions WHERE user_id = :user_id AND revoked_at IS NULL",
         {"user_id": user_id},

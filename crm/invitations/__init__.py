@@ -1,0 +1,1 @@
+"""Invitations to an org by email: a single-use link, 7 days."""

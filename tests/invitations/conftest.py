@@ -1,0 +1,3 @@
+from tests.auth.conftest import rds
+
+__all__ = ["rds"]
