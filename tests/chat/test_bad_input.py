@@ -35,7 +35,12 @@ async def test_malformed_and_invalid_bodies(team: dict[str, User], base: str, se
         ("POST", f"{base}/channels", {"json": {"name": "a", "member_ids": [999999]}}, 422),
         ("POST", f"{base}/channels", {"json": {"kind": "dm", "name": "a", "member_ids": [team["bob"].id]}}, 422),
         ("POST", f"{base}/channels", {"json": {"name": "a", "surprise": 1}}, 422),
-        ("POST", f"{base}/channels/{cid}/messages", {"data": "{", "headers": {"Content-Type": "application/json"}}, 400),
+        (
+            "POST",
+            f"{base}/channels/{cid}/messages",
+            {"data": "{", "headers": {"Content-Type": "application/json"}},
+            400,
+        ),
         ("POST", f"{base}/channels/{cid}/messages", {"json": {}}, 422),
         ("POST", f"{base}/channels/{cid}/messages", {"json": {"body": "   "}}, 422),
         ("POST", f"{base}/channels/{cid}/messages", {"json": {"body": 5}}, 422),

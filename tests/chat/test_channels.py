@@ -90,9 +90,7 @@ async def test_dm_is_limited_to_eight_people_and_needs_someone_else(
     assert outsider.status == 422
 
 
-async def test_deal_thread_is_created_once_and_open_to_the_org(
-    team: dict[str, User], base: str, send: Any
-) -> None:
+async def test_deal_thread_is_created_once_and_open_to_the_org(team: dict[str, User], base: str, send: Any) -> None:
     alice, carol = team["alice"], team["carol"]
     deal = await alice.post(f"{base}/deals", json={"title": "Globex renewal", "amount": 5000})
     assert deal.status == 201, deal.json
@@ -110,9 +108,7 @@ async def test_deal_thread_is_created_once_and_open_to_the_org(
     assert missing.status == 404 and missing.json["error"]["code"] == "deal_not_found"
 
 
-async def test_rename_and_archive_by_creator_or_admin_only(
-    team: dict[str, User], base: str, make_channel: Any
-) -> None:
+async def test_rename_and_archive_by_creator_or_admin_only(team: dict[str, User], base: str, make_channel: Any) -> None:
     alice, bob, carol = team["alice"], team["bob"], team["carol"]
     channel = await make_channel(bob, "random")
     assert (await carol.patch(f"{base}/channels/{channel['id']}", json={"name": "mine"})).status == 403
@@ -134,9 +130,7 @@ async def test_channel_names_are_unique_per_org(team: dict[str, User], base: str
     assert taken.status == 409 and taken.json["error"]["code"] == "name_taken"
 
 
-async def test_channel_events_reach_only_private_members(
-    team: dict[str, User], make_channel: Any, sql: Any
-) -> None:
+async def test_channel_events_reach_only_private_members(team: dict[str, User], make_channel: Any, sql: Any) -> None:
     alice, bob = team["alice"], team["bob"]
     await make_channel(alice, "open")
     await make_channel(alice, "closed", "private", [bob.id])
