@@ -55,7 +55,8 @@ async def coalesced_push(app: Quart, org_id: int) -> None:
         if led == "down":  # without Redis there is no coalescing; at least the numbers stay fresh
             return
         while True:
-            await asyncio.sleep(COALESCE_MS / 1000)
+            # wake just before the lead expires, so a write now cannot start a second leader
+            await asyncio.sleep(COALESCE_MS * 0.9 / 1000)
             if not await hub.guarded(lambda c: c.getdel(dirty_key(org_id)), None):
                 return
             await hub.guarded(lambda c: c.set(lead_key(org_id), b"1", px=COALESCE_MS), None)

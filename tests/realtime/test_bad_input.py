@@ -1,0 +1,84 @@
+"""Bad input gets an error ack or a disconnect; the server and other users' sockets carry on."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import socketio
+
+from tests.realtime.conftest import TIMEOUT, Instance, LiveClient, Person
+
+
+async def test_connect_without_valid_credentials_is_refused(
+    instances: tuple[Instance, Instance], alice: Person
+) -> None:
+    for auth in ({}, {"token": "nonsense"}, {"token": alice.token + "x"}, {"token": 5}, "token"):
+        client = LiveClient(instances[0], alice)
+        with pytest.raises(socketio.exceptions.ConnectionError):
+            await client.connect(auth=auth)
+
+
+async def test_connect_from_a_foreign_origin_is_refused(instances: tuple[Instance, Instance], alice: Person) -> None:
+    client = socketio.AsyncClient(reconnection=False)
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        await client.connect(
+            instances[0].url,
+            auth={"token": alice.token},
+            headers={"Origin": "http://evil.example"},
+            transports=["websocket"],
+            wait_timeout=TIMEOUT,
+        )
+
+
+async def test_unknown_events_and_malformed_payloads_get_error_acks(
+    instances: tuple[Instance, Instance], alice: Person, org: dict[str, Any]
+) -> None:
+    client = await alice.connect(instances[0])
+    unknown = await client.call("org:explode", {"org": org["slug"]})
+    assert unknown["ok"] is False and unknown["error"]["code"] == "unknown_event"
+
+    for payload in (None, "acme", [org["slug"]], 5, {}, {"org": True}, {"org": ""}, {"org": "x" * 65},
+                    {"org": 0}, {"org": org["slug"], "after_seq": -1}, {"org": org["slug"], "after_seq": "3"},
+                    {"org": 1.5}):  # fmt: skip
+        ack = await client.call("org:join", payload)
+        assert ack["ok"] is False and ack["error"]["code"] == "validation_error", (payload, ack)
+
+    two_args = await client.sio.call("org:join", ({"org": org["slug"]}, {"org": org["slug"]}), timeout=TIMEOUT)
+    assert two_args["error"]["code"] == "bad_request"
+    too_big = await client.call("org:join", {"org": org["slug"], "padding": "x" * 20_000})
+    assert too_big["error"]["code"] == "payload_too_large"
+    leave_unjoined = await client.call("org:leave", {"org": org["slug"]})
+    assert leave_unjoined["error"]["code"] == "not_found"
+
+    assert (await client.join(org["slug"]))["org"] == org["id"]
+    assert (await client.call("org:leave", {"org": org["id"]})) == {"ok": True, "org": org["id"]}
+
+
+async def test_oversized_message_disconnects_only_that_socket(
+    instances: tuple[Instance, Instance], alice: Person, bob: Person, org: dict[str, Any]
+) -> None:
+    offender, bystander = await bob.connect(instances[0]), await alice.connect(instances[0])
+    await offender.sio.emit("org:join", {"org": "x" * 400_000})
+    await asyncio.wait_for(offender.disconnected.wait(), TIMEOUT)
+    assert (await bystander.join(org["slug"]))["ok"] is True
+
+
+async def test_flood_is_refused_then_disconnected(
+    spawn: Callable[..., Any], alice: Person, bob: Person, org: dict[str, Any]
+) -> None:
+    instance = await spawn(TINYCRM_SOCKET_RATE="20/3600")
+    flooder, bystander = await bob.connect(instance), await alice.connect(instance)
+
+    acks = [await flooder.call("org:join", {"org": org["slug"]}) for _ in range(25)]
+    codes = [ack["error"]["code"] for ack in acks]
+    assert codes == ["not_found"] * 20 + ["rate_limited"] * 5
+
+    for _ in range(50):
+        if not flooder.sio.connected:
+            break
+        await flooder.sio.emit("org:join", {"org": org["slug"]})
+    await asyncio.wait_for(flooder.disconnected.wait(), TIMEOUT)
+    assert (await bystander.join(org["slug"]))["ok"] is True
