@@ -18,6 +18,7 @@ from pydantic import Field, StrictStr
 from quart import Quart
 
 from crm.chat import events, service
+from crm.chat.schemas import MessageOut
 from crm.db import get_db
 from realtime import rooms
 from realtime.presence import register_topic_check
@@ -82,7 +83,8 @@ def register(sio: socketio.AsyncServer, app: Quart) -> None:
         message, created = await service.post_message(
             get_db(), org=org, channel_id=data.channel, body=data.body, client_id=data.client_id
         )
-        return {"message": message, "created": created}
+        # shaped as the REST API answers (pydantic: datetimes in UTC with "Z"), equal to the event's copy
+        return {"message": MessageOut.model_validate(message).model_dump(mode="json"), "created": created}
 
     @on(sio, app, "chat:typing", ChatTyping)
     async def typing(ctx: SocketContext, data: ChatTyping) -> dict[str, Any]:
