@@ -319,7 +319,7 @@ async def _existing_send(db: Database, *, org: OrgScope, channel_id: int, client
     return message_out(row)
 
 
-async def _own_message(db: Database, *, org: OrgScope, channel_id: int, message_id: int) -> tuple[dict, Row]:  # type: ignore[type-arg]
+async def _own_message(db: Database, *, org: OrgScope, channel_id: int, message_id: int) -> tuple[dict[str, Any], Row]:
     channel = await visible_channel(db, org=org, channel_id=channel_id)
     row = await queries.select_message(db, org_id=org.id, channel_id=channel_id, message_id=message_id, lock=True)
     if row is None or row["deleted_at"] is not None:
