@@ -20,6 +20,7 @@ from crm.errors import APIError
 from crm.http import decode_cursor, encode_cursor
 from crm.invitations import queries
 from crm.mail import mailer
+from crm.notifications import service as notifications
 from crm.redis import RedisHub
 from crm.tenancy import queries as tenancy_queries
 from crm.tenancy.scope import OrgScope
@@ -39,7 +40,7 @@ async def create_invitation(db: Database, hub: RedisHub, *, org: OrgScope, email
     if role == "owner":
         org.require("owner")
     token, digest = onetime.new_token()
-    async with write_transaction(db):
+    async with write_transaction(db) as tx:
         member = await db.fetch_val(
             "SELECT 1 FROM memberships m JOIN users u ON u.id = m.user_id"
             " WHERE m.org_id = :org AND lower(u.email) = lower(:email)",
@@ -56,6 +57,9 @@ async def create_invitation(db: Database, hub: RedisHub, *, org: OrgScope, email
             token_hash=digest,
             invited_by=org.user_id,
             ttl=onetime.INVITATION_TTL,
+        )
+        await notifications.notify_invitation(
+            tx, org_id=org.id, email=email, inviter_id=org.user_id, role=role, invitation_id=row["id"]
         )
     for old in replaced:
         await onetime.discard(hub, PURPOSE, old)

@@ -91,23 +91,33 @@ async def test_due_activities_remind_their_owners_once(
 
 
 async def test_invitation_to_an_existing_user_lands_in_their_inbox(
-    app: Quart, api: Api, team: dict[str, User], org: dict[str, Any]
+    api: Api, team: dict[str, User], org: dict[str, Any], sql: Any
 ) -> None:
     alice = team["alice"]
     dana = await api.signup("dana@example.com", "Dana Doe")
-    async with app.app_context():
-        db = app.extensions["db"]
-        async with write_transaction(db) as tx:
-            await notify_invitation(tx, org_id=org["id"], email="DANA@example.com", inviter_id=alice.id, role="member")
-            # a member is not invited again, nor is an unknown address
-            await notify_invitation(tx, org_id=org["id"], email=team["bob"].email, inviter_id=alice.id, role="member")
-            await notify_invitation(tx, org_id=org["id"], email="nobody@example.com", inviter_id=alice.id, role="admin")
+    invited = await alice.post(f"/api/v1/orgs/{org['slug']}/invitations", json={"email": "DANA@example.com"})
+    assert invited.status == 201, invited.json
+    unknown = await alice.post(f"/api/v1/orgs/{org['slug']}/invitations", json={"email": "nobody@example.com"})
+    assert unknown.status == 201
     inbox = await dana.get("/api/v1/notifications")
     assert inbox.status == 200
     assert [(n["kind"], n["title"], n["org_id"]) for n in inbox.json["items"]] == [
         ("invitation", "Alice Adams invited you to Acme Sales", org["id"])
     ]
+    assert inbox.json["items"][0]["data"]["invitation_id"] == invited.json["id"]
     assert inbox.json["unread_count"] == 1
+    # Dana is not in the org: its inbox is not hers to read
+    assert (await dana.get(f"/api/v1/orgs/{org['slug']}/notifications")).status == 404
     read = await dana.post("/api/v1/notifications/read", json={"all": True})
     assert read.json == {"updated": 1, "unread_count": 0}
+    assert int(await sql.fetchval("SELECT count(*) FROM notifications WHERE kind = 'invitation'")) == 1
+
+
+async def test_invitation_hook_skips_members(app: Quart, team: dict[str, User], org: dict[str, Any]) -> None:
+    async with app.app_context():
+        db = app.extensions["db"]
+        async with write_transaction(db) as tx:
+            await notify_invitation(
+                tx, org_id=org["id"], email=team["bob"].email, inviter_id=team["alice"].id, role="member"
+            )
     assert (await team["bob"].get("/api/v1/notifications")).json["items"] == []
