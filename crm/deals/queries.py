@@ -38,7 +38,7 @@ SORTS: dict[str, tuple[str, bool, str]] = {
     "-created_at": ("d.created_at", True, "timestamp"),
     "amount": ("d.amount", False, "int"),
     "-amount": ("d.amount", True, "int"),
-    "expected_close_date": ("COALESCE(d.expected_close_date, DATE '9999-12-31')", False, "date"),
+    "expected_close_date": ("COALESCE(d.expected_close_date, DATE '9999-01-01')", False, "date"),
     "title": ("lower(d.title)", False, "text"),
 }
 STATUS_SQL = {

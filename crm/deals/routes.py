@@ -7,6 +7,7 @@ from typing import Any
 from quart import Blueprint, request
 from quart_schema import validate_request, validate_response
 
+from crm import cache
 from crm.auth.guard import login_required
 from crm.db import get_db
 from crm.deals import service, stages
@@ -42,6 +43,7 @@ def _owner_param(org: OrgScope) -> int | None:
 
 @blueprint.get("/orgs/<org>/stages")
 @login_required
+@cache.cached_response("stages:list", depends=("stages", "pipeline"), ttl=cache.TTL_LIST)
 @validate_response(StageList)
 async def list_stages(org: OrgScope) -> dict[str, Any]:
     return {"items": await stages.list_stages(get_db(), org=org), "next_cursor": None}
@@ -75,6 +77,7 @@ async def delete_stage(org: OrgScope, stage_id: int) -> tuple[str, int]:
 
 @blueprint.get("/orgs/<org>/deals")
 @login_required
+@cache.cached_response("deals:list", depends=("deals",), ttl=cache.TTL_LIST)
 @validate_response(DealList)
 async def list_deals(org: OrgScope) -> dict[str, Any]:
     args = request.args
@@ -107,6 +110,7 @@ async def create_deal(org: OrgScope, data: CreateDeal) -> tuple[dict[str, Any], 
 
 @blueprint.get("/orgs/<org>/deals/<id:deal_id>")
 @login_required
+@cache.cached_response("deals:record", depends=("deals",), ttl=cache.TTL_RECORD)
 @validate_response(DealOut)
 async def get_deal(org: OrgScope, deal_id: int) -> dict[str, Any]:
     return await service.get_deal(get_db(), org=org, deal_id=deal_id)
@@ -148,6 +152,7 @@ async def delete_deal(org: OrgScope, deal_id: int) -> tuple[str, int]:
 
 @blueprint.get("/orgs/<org>/pipeline")
 @login_required
+@cache.cached_response("pipeline", depends=("pipeline",), ttl=cache.TTL_LIST)
 @validate_response(Pipeline)
 async def pipeline(org: OrgScope) -> dict[str, Any]:
     raw = request.args.get("per_stage") or str(DEFAULT_PER_STAGE)

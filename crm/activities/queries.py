@@ -1,0 +1,137 @@
+"""SQL for activities: records and keyset lists (each sort has an org_id-first index)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from databases import Database
+
+from crm.db import Row
+
+ACTIVITY_FIELDS = (
+    "id",
+    "type",
+    "subject",
+    "body",
+    "due_at",
+    "done",
+    "done_at",
+    "deal_id",
+    "contact_id",
+    "company_id",
+    "owner_id",
+    "version",
+    "created_at",
+    "updated_at",
+)
+ACTIVITY_COLUMNS = ", ".join(f"a.{name}" for name in ACTIVITY_FIELDS)
+NO_DUE_DATE = "TIMESTAMPTZ '9999-01-01 00:00:00+00'"
+
+# sort name -> (SQL expression, descending?); undated activities sort after dated ones
+SORTS: dict[str, tuple[str, bool]] = {
+    "due_at": (f"COALESCE(a.due_at, {NO_DUE_DATE})", False),
+    "-due_at": (f"COALESCE(a.due_at, {NO_DUE_DATE})", True),
+    "created_at": ("a.created_at", False),
+    "-created_at": ("a.created_at", True),
+}
+
+
+@dataclass(frozen=True)
+class ActivityFilters:
+    deal_id: int | None = None
+    contact_id: int | None = None
+    company_id: int | None = None
+    owner_id: int | None = None
+    done: bool | None = None
+    due_before: datetime | None = None
+    due_after: datetime | None = None
+    type: str | None = None
+
+
+def _filter_sql(filters: ActivityFilters, params: dict[str, Any]) -> str:
+    clauses = []
+    for column in ("deal_id", "contact_id", "company_id", "owner_id", "done", "type"):
+        value = getattr(filters, column)
+        if value is not None:
+            clauses.append(f"a.{column} = :f_{column}")
+            params[f"f_{column}"] = value
+    if filters.due_before is not None:
+        clauses.append("a.due_at < :f_due_before")
+        params["f_due_before"] = filters.due_before
+    if filters.due_after is not None:
+        clauses.append("a.due_at >= :f_due_after")
+        params["f_due_after"] = filters.due_after
+    return "".join(f" AND {clause}" for clause in clauses)
+
+
+async def select_activity(db: Database, *, org_id: int, activity_id: int, for_update: bool = False) -> Row | None:
+    lock = " FOR UPDATE" if for_update else ""
+    row = await db.fetch_one(
+        f"SELECT {ACTIVITY_COLUMNS} FROM activities a WHERE a.org_id = :org AND a.id = :id{lock}",
+        {"org": org_id, "id": activity_id},
+    )
+    return row._mapping if row else None
+
+
+def _done_at_sql(values: dict[str, Any]) -> str:
+    """done_at follows done: set when it becomes true, cleared when false."""
+    if "done" not in values:
+        return ""
+    return "CASE WHEN :done THEN COALESCE(a.done_at, now()) ELSE NULL END"
+
+
+async def insert_activity(db: Database, *, org_id: int, values: dict[str, Any]) -> Row:
+    columns = ", ".join(values)
+    placeholders = ", ".join(f":{name}" for name in values)
+    row = await db.fetch_one(
+        f"INSERT INTO activities AS a (org_id, {columns}, done_at)"
+        f" VALUES (:org, {placeholders}, CASE WHEN :done THEN now() ELSE NULL END)"
+        f" RETURNING {ACTIVITY_COLUMNS}",
+        {"org": org_id, **values},
+    )
+    assert row is not None
+    return row._mapping
+
+
+async def update_activity(db: Database, *, org_id: int, activity_id: int, changes: dict[str, Any]) -> Row:
+    sets = "".join(f"{column} = :{column}, " for column in changes)
+    if "done" in changes:
+        sets += f"done_at = {_done_at_sql(changes)}, "
+    row = await db.fetch_one(
+        f"UPDATE activities a SET {sets}updated_at = now(), version = a.version + 1"
+        f" WHERE a.org_id = :org AND a.id = :id RETURNING {ACTIVITY_COLUMNS}",
+        {"org": org_id, "id": activity_id, **changes},
+    )
+    assert row is not None
+    return row._mapping
+
+
+async def delete_activity(db: Database, *, org_id: int, activity_id: int) -> None:
+    await db.execute("DELETE FROM activities WHERE org_id = :org AND id = :id", {"org": org_id, "id": activity_id})
+
+
+async def select_activities_page(
+    db: Database,
+    *,
+    org_id: int,
+    filters: ActivityFilters,
+    sort: str,
+    after: tuple[datetime, int] | None,
+    limit: int,
+) -> list[dict[str, Any]]:
+    """One keyset page (limit + 1 rows, to tell if there is more); each row carries its `sort_key`."""
+    expression, descending = SORTS[sort]
+    params: dict[str, Any] = {"org": org_id, "limit": limit + 1}
+    where = _filter_sql(filters, params)
+    if after is not None:
+        where += f" AND ({expression}, a.id) {'<' if descending else '>'} (:after_key, :after_id)"
+        params["after_key"], params["after_id"] = after
+    direction = "DESC" if descending else "ASC"
+    rows = await db.fetch_all(
+        f"SELECT {ACTIVITY_COLUMNS}, {expression} AS sort_key FROM activities a WHERE a.org_id = :org{where}"
+        f" ORDER BY {expression} {direction}, a.id {direction} LIMIT :limit",
+        params,
+    )
+    return [dict(row._mapping) for row in rows]

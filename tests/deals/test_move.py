@@ -1,0 +1,173 @@
+"""Moving cards: top, bottom, between, across stages; one row written per move; random moves stay ordered."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import asyncpg
+
+from tests.deals.conftest import column_order, new_deal, table_counts
+from tests.helpers import User
+
+
+async def _column(alice: User, base: str, stage_id: int, n: int) -> list[dict[str, Any]]:
+    return [await new_deal(alice, base, title=f"Card {i}", stage_id=stage_id) for i in range(n)]
+
+
+async def move(user: User, base: str, deal: dict[str, Any], **body: Any) -> Any:
+    response = await user.post(f"{base}/deals/{deal['id']}/move", json={"version": deal["version"], **body})
+    return response
+
+
+async def test_move_to_top_bottom_and_between(
+    alice: User, base: str, org: dict[str, Any], stage_ids: dict[str, int], sql: asyncpg.Connection
+) -> None:
+    lead = stage_ids["Lead"]
+    a, b, c, d = await _column(alice, base, lead, 4)
+    top = await move(alice, base, d, stage_id=lead, after_id=a["id"])
+    assert top.status == 200, top.json
+    assert await column_order(sql, org["id"], lead) == [d["id"], a["id"], b["id"], c["id"]]
+    bottom = await move(alice, base, a, stage_id=lead)
+    assert bottom.status == 200
+    assert await column_order(sql, org["id"], lead) == [d["id"], b["id"], c["id"], a["id"]]
+    between = await move(alice, base, top.json, stage_id=lead, before_id=b["id"], after_id=c["id"])
+    assert between.status == 200
+    assert await column_order(sql, org["id"], lead) == [b["id"], d["id"], c["id"], a["id"]]
+    assert between.json["version"] == top.json["version"] + 1
+    only_before = await move(alice, base, bottom.json, stage_id=lead, before_id=b["id"])
+    assert only_before.status == 200
+    assert await column_order(sql, org["id"], lead) == [b["id"], a["id"], d["id"], c["id"]]
+
+
+async def test_aliases_stage_before_after_are_accepted(
+    alice: User, base: str, org: dict[str, Any], stage_ids: dict[str, int], sql: asyncpg.Connection
+) -> None:
+    qualified = stage_ids["Qualified"]
+    x, y = await _column(alice, base, qualified, 2)
+    mover = await new_deal(alice, base)
+    response = await move(alice, base, mover, stage=qualified, before=x["id"], after=y["id"])
+    assert response.status == 200, response.json
+    assert await column_order(sql, org["id"], qualified) == [x["id"], mover["id"], y["id"]]
+
+
+async def test_move_across_stages_stamps_won_and_lost(
+    alice: User, base: str, org: dict[str, Any], stage_ids: dict[str, int], sql: asyncpg.Connection
+) -> None:
+    deal = await new_deal(alice, base, amount=700)
+    won = await move(alice, base, deal, stage_id=stage_ids["Won"])
+    assert won.status == 200
+    assert won.json["stage_id"] == stage_ids["Won"]
+    assert won.json["won_at"] is not None and won.json["lost_at"] is None
+    lost = await move(alice, base, won.json, stage_id=stage_ids["Lost"])
+    assert lost.json["won_at"] is None and lost.json["lost_at"] is not None
+    back = await move(alice, base, lost.json, stage_id=stage_ids["Proposal"])
+    assert back.json["won_at"] is None and back.json["lost_at"] is None
+    assert await column_order(sql, org["id"], stage_ids["Proposal"]) == [deal["id"]]
+
+
+async def test_a_move_writes_only_the_moved_row(
+    alice: User, base: str, stage_ids: dict[str, int], sql: asyncpg.Connection
+) -> None:
+    lead, proposal = stage_ids["Lead"], stage_ids["Proposal"]
+    cards = await _column(alice, base, lead, 5) + await _column(alice, base, proposal, 3)
+    snapshot = {r["id"]: (r["updated_at"], r["version"], r["position"]) for r in await sql.fetch("SELECT * FROM deals")}
+    mover = cards[2]
+    response = await move(alice, base, mover, stage_id=proposal, before_id=cards[5]["id"], after_id=cards[6]["id"])
+    assert response.status == 200
+    after = {r["id"]: (r["updated_at"], r["version"], r["position"]) for r in await sql.fetch("SELECT * FROM deals")}
+    changed = [deal_id for deal_id in snapshot if snapshot[deal_id] != after[deal_id]]
+    assert changed == [mover["id"]]
+
+
+async def test_two_hundred_random_moves_keep_every_column_strictly_ordered(
+    alice: User, base: str, org: dict[str, Any], stages: list[dict[str, Any]], sql: asyncpg.Connection
+) -> None:
+    rng = random.Random(20261126)
+    stage_list = [s["id"] for s in stages]
+    deals = {d["id"]: d for d in [await new_deal(alice, base, title=f"D{i}") for i in range(12)]}
+    expected: dict[int, list[int]] = {s: [] for s in stage_list}
+    expected[stage_list[0]] = list(deals)
+    for _ in range(200):
+        deal_id = rng.choice(list(deals))
+        target = rng.choice(stage_list)
+        for column in expected.values():
+            if deal_id in column:
+                column.remove(deal_id)
+        column = expected[target]
+        index = rng.randint(0, len(column))
+        body: dict[str, Any] = {"stage_id": target}
+        style = rng.choice(("both", "before", "after"))
+        if index > 0 and style in ("both", "before"):
+            body["before_id"] = column[index - 1]
+        if index < len(column) and (style in ("both", "after") or "before_id" not in body):
+            body["after_id"] = column[index]
+        column.insert(index, deal_id)
+        response = await move(alice, base, deals[deal_id], **body)
+        assert response.status == 200, (body, response.json)
+        deals[deal_id] = response.json
+    rows = await sql.fetch("SELECT id, stage_id, position FROM deals WHERE org_id = $1", org["id"])
+    for stage_id in stage_list:
+        positions = [r["position"] for r in sorted(rows, key=lambda r: r["position"]) if r["stage_id"] == stage_id]
+        assert len(set(positions)) == len(positions)
+        assert await column_order(sql, org["id"], stage_id) == expected[stage_id]
+    board = (await alice.get(f"{base}/pipeline")).json
+    assert {s["id"]: [d["id"] for d in s["deals"]] for s in board["stages"]} == expected
+
+
+async def test_neighbours_must_be_adjacent_cards_of_the_target_stage(
+    alice: User,
+    bob: User,
+    base: str,
+    other_org: dict[str, Any],
+    stage_ids: dict[str, int],
+    sql: asyncpg.Connection,
+) -> None:
+    lead, won = stage_ids["Lead"], stage_ids["Won"]
+    a, b, c = await _column(alice, base, lead, 3)
+    in_won = await new_deal(alice, base, stage_id=won)
+    mover = await new_deal(alice, base, stage_id=stage_ids["Qualified"])
+    foreign = await new_deal(bob, f"/api/v1/orgs/{other_org['slug']}", title="Bob's")
+    before = await table_counts(sql)
+    cases = [
+        ({"before_id": a["id"], "after_id": c["id"]}, "not_adjacent"),
+        ({"before_id": c["id"], "after_id": a["id"]}, "not_adjacent"),
+        ({"before_id": in_won["id"]}, "validation_error"),
+        ({"after_id": foreign["id"]}, "validation_error"),
+        ({"before_id": mover["id"]}, "validation_error"),
+        ({"before_id": 9_000_000}, "validation_error"),
+    ]
+    for extra, code in cases:
+        response = await move(alice, base, mover, stage_id=lead, **extra)
+        assert response.status == 422, (extra, response.json)
+        assert response.json["error"]["code"] == code
+        assert "Bob's" not in str(response.json)
+    foreign_stage = (await bob.get(f"/api/v1/orgs/{other_org['slug']}/stages")).json["items"][0]["id"]
+    response = await move(alice, base, mover, stage_id=foreign_stage)
+    assert response.status == 422 and "stage_id" in response.json["error"]["fields"]
+    assert await table_counts(sql) == before
+    assert await column_order(sql, other_org["id"], foreign["stage_id"]) == [foreign["id"]]
+    assert (await alice.get(f"{base}/deals/{b['id']}")).json["version"] == 1
+
+
+async def test_stale_move_is_409_and_moves_nothing(
+    alice: User, base: str, org: dict[str, Any], stage_ids: dict[str, int], sql: asyncpg.Connection
+) -> None:
+    deal = await new_deal(alice, base)
+    renamed = await alice.patch(f"{base}/deals/{deal['id']}", json={"title": "Renamed", "version": 1})
+    assert renamed.status == 200
+    response = await move(alice, base, deal, stage_id=stage_ids["Won"])
+    assert response.status == 409
+    assert response.json["error"]["current"]["title"] == "Renamed"
+    assert await column_order(sql, org["id"], stage_ids["Won"]) == []
+
+
+async def test_move_to_where_it_already_is_changes_nothing(
+    alice: User, base: str, stage_ids: dict[str, int], sql: asyncpg.Connection
+) -> None:
+    a, b = await _column(alice, base, stage_ids["Lead"], 2)
+    events_before = await sql.fetchval("SELECT count(*) FROM events")
+    response = await move(alice, base, b, stage_id=stage_ids["Lead"], before_id=a["id"])
+    assert response.status == 200
+    assert response.json == b
+    assert await sql.fetchval("SELECT count(*) FROM events") == events_before
