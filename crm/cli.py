@@ -63,9 +63,10 @@ async def _with_app(config: Config, work: Any) -> Any:
 async def _create_user(config: Config, email: str, name: str, password: str) -> dict[str, Any]:
     from crm.auth import service
     from crm.db import get_db
+    from crm.redis import get_redis
 
     async def work(_app: Any) -> dict[str, Any]:
-        return dict(await service.register_user(get_db(), email=email, password=password, name=name))
+        return dict(await service.register_user(get_db(), get_redis(), email=email, password=password, name=name))
 
     result: dict[str, Any] = await _with_app(config, work)
     return result
@@ -78,6 +79,7 @@ async def _ensure_demo(
     from crm.auth import queries as user_queries
     from crm.auth import service as auth_service
     from crm.db import get_db
+    from crm.redis import get_redis
     from crm.seed import seed_bulk
     from crm.tenancy import service as tenancy_service
 
@@ -95,7 +97,7 @@ async def _ensure_demo(
             )
             return DEMO_EMAIL, password, org["slug"] if org else DEMO_ORG, False
         password = secrets.token_urlsafe(9)
-        user = await auth_service.register_user(db, email=DEMO_EMAIL, password=password, name="Demo User")
+        user = await auth_service.register_user(db, get_redis(), email=DEMO_EMAIL, password=password, name="Demo User")
         await db.execute("UPDATE users SET email_verified_at = now() WHERE id = :id", {"id": user["id"]})
         org = await tenancy_service.create_org(db, user_id=user["id"], name="Demo Sales", slug=None, currency="USD")
         await seed_bulk(

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from quart import Quart, Response, current_app, jsonify, request
+from quart import Quart, Response, current_app, jsonify, redirect, render_template, request, url_for
 from quart_schema import RequestSchemaValidationError
 from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 MESSAGES = {
     400: "The request could not be understood.",
@@ -95,10 +96,26 @@ def _is_api() -> bool:
     return request.path.startswith("/api/")
 
 
+def _wants_json() -> bool:
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json" and not request.accept_mimetypes.accept_html
+
+
+async def error_page(error: APIError) -> Response | WerkzeugResponse:
+    """Browser pages: sign-in for 401, a proper page for everything else."""
+    if error.status == 401:
+        target = request.full_path.rstrip("?")
+        return redirect(url_for("web.login", next=target))
+    html = await render_template("pages/error.html", status=error.status, message=error.message)
+    return Response(html, status=error.status, content_type="text/html; charset=utf-8")
+
+
 def register_error_handlers(app: Quart) -> None:
     @app.errorhandler(APIError)
-    async def handle_api_error(error: APIError) -> Response:
-        return error_response(error)
+    async def handle_api_error(error: APIError) -> Response | WerkzeugResponse:
+        if _is_api() or _wants_json():
+            return error_response(error)
+        return await error_page(error)
 
     @app.errorhandler(RequestSchemaValidationError)
     async def handle_validation(error: RequestSchemaValidationError) -> Response:
@@ -109,9 +126,11 @@ def register_error_handlers(app: Quart) -> None:
         return error_response(APIError(422, "validation_error", fields=_fields_from_validation(error)))
 
     @app.errorhandler(HTTPException)
-    async def handle_http(error: HTTPException) -> Response | HTTPException:
+    async def handle_http(error: HTTPException) -> Response | WerkzeugResponse | HTTPException:
         status = error.code or 500
         if not _is_api():
+            if status in (401, 403, 404, 405, 413, 429):
+                return await error_page(APIError(status))
             return error
         if status == 400:
             return error_response(APIError(400, "malformed_json", "The body is not valid JSON."))

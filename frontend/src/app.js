@@ -64,3 +64,4 @@ darkQuery.addEventListener("change", () => {
 window.addEventListener("storage", (event) => {
   if (event.key === KEY) applyTheme(storedTheme() ?? systemTheme());
 });
+import "./lib/shell.js";

@@ -1,0 +1,86 @@
+"""The tinycrm command, run as a user would."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import asyncpg
+
+from crm.db import asyncpg_dsn
+
+
+def tinycrm(*args: str, database_url: str, redis_url: str, **env: str) -> subprocess.CompletedProcess[str]:
+    environ = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url, "LOG_LEVEL": "WARNING", **env}
+    return subprocess.run(
+        [sys.executable, "-m", "crm.cli", *args], env=environ, capture_output=True, text=True, timeout=180
+    )
+
+
+async def test_create_user_then_sign_in(app, api, database_url: str, redis_url: str) -> None:  # type: ignore[no-untyped-def]
+    done = tinycrm(
+        "create-user",
+        "--email",
+        "Carol@Example.com",
+        "--name",
+        "Carol",
+        database_url=database_url,
+        redis_url=redis_url,
+        TINYCRM_PASSWORD="a long password",
+    )
+    assert done.returncode == 0, done.stderr
+    assert "created user" in done.stdout
+    signed_in = await api.request(
+        "POST", "/api/v1/auth/login", json={"email": "carol@example.com", "password": "a long password"}
+    )
+    assert signed_in.status == 200
+    again = tinycrm(
+        "create-user",
+        "--email",
+        "carol@example.com",
+        "--name",
+        "Carol",
+        database_url=database_url,
+        redis_url=redis_url,
+        TINYCRM_PASSWORD="a long password",
+    )
+    assert again.returncode == 1
+    assert "already registered" in again.stderr
+
+
+async def test_seed_demo_creates_the_demo_org_with_the_requested_volumes(database_url: str, redis_url: str) -> None:
+    done = tinycrm("seed-demo", "--contacts", "2500", "--deals", "800", database_url=database_url, redis_url=redis_url)
+    assert done.returncode == 0, done.stderr
+    assert "contacts" in done.stderr and "2,500/2,500" in done.stderr  # the progress bar
+    conn = await asyncpg.connect(asyncpg_dsn(database_url))
+    try:
+        org = await conn.fetchrow(
+            "SELECT o.id FROM orgs o JOIN memberships m ON m.org_id = o.id"
+            " JOIN users u ON u.id = m.user_id WHERE u.email = 'demo@tinycrm.local'"
+        )
+        assert org is not None
+        counts = await conn.fetchrow(
+            "SELECT (SELECT count(*) FROM contacts WHERE org_id = $1) AS contacts,"
+            " (SELECT count(*) FROM deals WHERE org_id = $1) AS deals,"
+            " (SELECT contacts FROM org_counters WHERE org_id = $1) AS counted,"
+            " (SELECT sum(count) FROM deal_stage_totals WHERE org_id = $1) AS rolled_up",
+            org["id"],
+        )
+        assert counts["contacts"] == 2500 and counts["deals"] == 800
+        # rollups were rebuilt after the trigger-less COPY
+        assert counts["counted"] == 2500 and counts["rolled_up"] == 800
+        positions = await conn.fetch(
+            "SELECT stage_id, count(*) AS n, count(DISTINCT position) AS distinct_positions"
+            " FROM deals WHERE org_id = $1 GROUP BY stage_id",
+            org["id"],
+        )
+        assert all(r["n"] == r["distinct_positions"] for r in positions)
+    finally:
+        await conn.close()
+
+
+def test_migrate_reports_nothing_to_do_on_a_migrated_database(database_url: str, redis_url: str) -> None:
+    done = tinycrm("migrate", database_url=database_url, redis_url=redis_url)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "applied 0 migration(s)"
