@@ -122,3 +122,16 @@ async def test_list_queries_are_served_by_indexes(app: Quart, org: dict[str, Any
     assert "Index" in plan, plan
     if set(args) == {"sort"}:
         assert "Sort" not in plan, plan  # the index gives the order: no sort of the whole org
+
+
+async def test_search_results_page_with_filters_and_sort(
+    app: Quart, alice: User, bob: User, org: dict[str, Any]
+) -> None:
+    await Api(app).add_member(alice, org, bob, "member")
+    wanted = [await create(alice, org, "companies", name=f"Northwind {i}", owner_id=bob.id) for i in range(5)]
+    await create(alice, org, "companies", name="Northwind Alice", owner_id=alice.id)
+    await create(alice, org, "companies", name="Southwind", owner_id=bob.id)
+
+    pages = await walk(alice, base(org), q="north", owner=bob.id, sort="-created_at", limit=2)
+    assert [len(p) for p in pages] == [2, 2, 1]
+    assert [c["id"] for p in pages for c in p] == [c["id"] for c in reversed(wanted)]
