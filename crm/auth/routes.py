@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from quart import Blueprint, current_app, redirect, request
 from quart_auth import AuthUser, login_user, logout_user
@@ -185,6 +186,9 @@ async def oauth_callback(provider: str, query_args: OAuthCallback) -> WerkzeugRe
         code=query_args.code,
         error=query_args.error,
     )
+    if (challenge := await twofactor.login_challenge(db, hub, user_id=user_id)) is not None:
+        # the provider vouched for the first factor only; the sign-in page asks for the code
+        return redirect(f"{config.base_url}/login?{urlencode({'mfa_token': challenge['mfa_token']})}", 302)
     signed_in = await service.start_session(
         db, hub, config, user_id=user_id, ip=client_ip(), user_agent=request.headers.get("User-Agent")
     )

@@ -165,3 +165,17 @@ async def test_a_reused_code_is_refused_by_the_provider(api: Api, provider: Oidc
     fresh = parse_qs(urlsplit(await start(api)).query)["state"][0]
     response = await api.request("GET", f"/api/v1/auth/oauth/{PROVIDER}/callback?state={fresh}&code={code}")
     assert response.status == 400 and response.json["error"]["code"] == "oauth_code_rejected"
+
+
+async def test_user_with_two_factor_must_still_answer_the_code(app: Quart, api: Api, provider: OidcProvider) -> None:
+    _, first = await sign_in_with_provider(api)
+    assert first.status == 302  # the account exists now; then it turns 2FA on
+    db: Database = app.extensions["db"]
+    await db.execute("UPDATE users SET totp_secret = 'JBSWY3DPEHPK3PXP', totp_enabled_at = now()")
+    sessions_before = await db.fetch_val("SELECT count(*) FROM user_sessions")
+    _, response = await sign_in_with_provider(api)
+    assert response.status == 302
+    location = urlsplit(response.headers["Location"])
+    assert location.path == "/login" and parse_qs(location.query)["mfa_token"][0]
+    assert "tc_session=" not in response.headers.get("Set-Cookie", "")
+    assert await db.fetch_val("SELECT count(*) FROM user_sessions") == sessions_before
