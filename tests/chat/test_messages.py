@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from tests.chat.conftest import outbox
@@ -153,3 +154,27 @@ async def test_message_events_go_to_the_channel_audience(
         ("to us", {"scope": "users", "user_ids": sorted([alice.id, bob.id])}),
     ]
     assert all(e["data"]["action"] == "created" for e in events)
+
+
+async def test_concurrent_retries_store_one_message(team: dict[str, User], base: str, make_channel: Any) -> None:
+    alice = team["alice"]
+    channel = await make_channel(alice, "general")
+    path = f"{base}/channels/{channel['id']}/messages"
+    responses = await asyncio.gather(
+        *(alice.post(path, json={"body": "only once", "client_id": "race"}) for _ in range(6))
+    )
+    assert sorted(r.status for r in responses) == [200, 200, 200, 200, 200, 201]
+    assert len({r.json["id"] for r in responses}) == 1
+    assert len((await alice.get(path)).json["items"]) == 1
+
+
+async def test_concurrent_dm_creation_makes_one_dm(team: dict[str, User], base: str) -> None:
+    alice, bob = team["alice"], team["bob"]
+    responses = await asyncio.gather(
+        *(
+            user.post(f"{base}/channels", json={"kind": "dm", "member_ids": [other.id]})
+            for user, other in [(alice, bob), (bob, alice)] * 3
+        )
+    )
+    assert sorted(r.status for r in responses) == [200, 200, 200, 200, 200, 201]
+    assert len({r.json["id"] for r in responses}) == 1

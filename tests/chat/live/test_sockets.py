@@ -213,3 +213,30 @@ async def test_viewer_cannot_send_but_can_read(
     assert ack["ok"] is False and ack["error"]["code"] == "read_only"
     ack = await client.call("chat:read", {"org": org["id"], "channel": general, "message_id": sent["message"]["id"]})
     assert ack["ok"] is True and ack["read"]["unread_count"] == 0
+
+
+async def test_history_kept_from_events_equals_a_fresh_get(
+    room: dict[str, Any], alice: Person, org: dict[str, Any]
+) -> None:
+    general = await channel(alice, org, "general")
+    base = f"/orgs/{org['slug']}/channels/{general}/messages"
+    ids = []
+    for n in range(4):
+        ack = await room["alice"].call(
+            "chat:send", {"org": org["id"], "channel": general, "body": f"draft {n}", "client_id": f"h-{n}"}
+        )
+        ids.append(ack["message"]["id"])
+    status, _ = await alice.request("PATCH", f"{base}/{ids[1]}", json={"body": "final 1"})
+    assert status == 200
+    status, _ = await alice.request("DELETE", f"{base}/{ids[2]}")
+    assert status == 204
+    kept: dict[int, dict[str, Any]] = {}
+    while True:  # Bob's client applies what it receives, in order, until the delete arrives
+        event = await room["bob"].next_event(chat)
+        message = event["data"]["message"]
+        kept[message["id"]] = message
+        if event["data"]["action"] == "deleted":
+            break
+    status, fresh = await alice.request("GET", base)
+    assert status == 200
+    assert [kept[i] for i in sorted(kept, reverse=True)] == fresh["items"]
