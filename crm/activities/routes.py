@@ -7,6 +7,7 @@ from typing import Any
 from quart import Blueprint, request
 from quart_schema import validate_request, validate_response
 
+from crm import cache
 from crm.activities import service
 from crm.activities.queries import SORTS, ActivityFilters
 from crm.activities.schemas import ACTIVITY_TYPES, ActivityList, ActivityOut, CreateActivity, UpdateActivity
@@ -24,6 +25,7 @@ DEFAULT_SORT = "due_at"
 
 @blueprint.get("/orgs/<org>/activities")
 @login_required
+@cache.cached_response("activities:list", depends=("activities",), ttl=cache.TTL_LIST)
 @validate_response(ActivityList)
 async def list_activities(org: OrgScope) -> dict[str, Any]:
     args = request.args
@@ -59,6 +61,7 @@ async def create_activity(org: OrgScope, data: CreateActivity) -> tuple[dict[str
 
 @blueprint.get("/orgs/<org>/activities/<id:activity_id>")
 @login_required
+@cache.cached_response("activities:record", depends=("activities",), ttl=cache.TTL_RECORD)
 @validate_response(ActivityOut)
 async def get_activity(org: OrgScope, activity_id: int) -> dict[str, Any]:
     return await service.get_activity(get_db(), org=org, activity_id=activity_id)

@@ -23,7 +23,7 @@ import orjson
 from quart import Quart, current_app
 
 from crm.cache import keys
-from crm.cache.http import cached_response
+from crm.cache.http import cached_response, utc_day
 from crm.cache.store import CacheHub, CacheStore, Lookup
 from crm.jsonprovider import dumps
 from crm.redis import RedisHub
@@ -127,4 +127,5 @@ __all__ = [
     "get_cache",
     "init_app",
     "store_for",
+    "utc_day",
 ]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Awaitable, Callable, Iterable, Mapping
+from datetime import UTC, datetime
 from functools import wraps
 from typing import Any, Literal, TypeVar, cast
 
@@ -59,9 +60,21 @@ def request_params(view_args: Mapping[str, Any], vary: Iterable[Vary], org: Any)
     for name, value in view_args.items():
         if name != "org":
             params[f"@{name}"] = value
-    for what in vary:
+    vary = set(vary)
+    if any(value == "me" for value in request.args.values()):
+        vary.add("user")  # `owner=me` answers differently for each caller
+    for what in sorted(vary):
         params[f"~{what}"] = org.role if what == "role" else org.user_id
     return params
+
+
+def _extra(key_extra: Callable[[], Mapping[str, Any]] | None) -> dict[str, Any]:
+    return {f"+{name}": value for name, value in key_extra().items()} if key_extra else {}
+
+
+def utc_day() -> dict[str, Any]:
+    """For views with "today" or "this month" in them: a new UTC day is a new key."""
+    return {"day": datetime.now(UTC).date().isoformat()}
 
 
 def cached_response(
@@ -71,9 +84,14 @@ def cached_response(
     ttl: int,
     vary: Iterable[Vary] = (),
     defaults: Mapping[str, Any] | None = None,
+    key_extra: Callable[[], Mapping[str, Any]] | None = None,
     single_flight: bool = True,
 ) -> Callable[[F], F]:
-    """Cache a tenant GET route's 200 body per org (and role/user if `vary` says so)."""
+    """Cache a tenant GET route's 200 body per org (and role/user if `vary` says so).
+
+    `key_extra()` adds to the key what the answer depends on besides the request,
+    e.g. the UTC day for "due today" numbers.
+    """
     depends, vary = tuple(depends), tuple(vary)
 
     def decorator(func: F) -> F:
@@ -93,7 +111,7 @@ def cached_response(
                     org_id=org.id,
                     kind=kind,
                     depends=depends,
-                    digest=keys.digest(request_params(kwargs, vary, org), defaults),
+                    digest=keys.digest({**request_params(kwargs, vary, org), **_extra(key_extra)}, defaults),
                     ttl=ttl,
                     compute=compute,
                     single_flight=single_flight,

@@ -7,6 +7,7 @@ from typing import Any
 from quart import Blueprint, request
 from quart_schema import validate_request, validate_response
 
+from crm import cache
 from crm.auth.guard import login_required
 from crm.companies import service
 from crm.companies.listing import parse_list_args, version_from
@@ -19,6 +20,7 @@ blueprint = Blueprint("companies", __name__, url_prefix="/api/v1")
 
 @blueprint.get("/orgs/<org>/companies")
 @login_required
+@cache.cached_response("companies:list", depends=("companies",), ttl=cache.TTL_LIST)
 @validate_response(CompanyPage)
 async def list_companies(org: OrgScope) -> dict[str, Any]:
     params = parse_list_args(request.args, name_keys=1, filters=("owner",))
@@ -36,6 +38,7 @@ async def create_company(org: OrgScope, data: CompanyCreate) -> tuple[dict[str, 
 
 @blueprint.get("/orgs/<org>/companies/<id:company_id>")
 @login_required
+@cache.cached_response("companies:record", depends=("companies",), ttl=cache.TTL_RECORD)
 @validate_response(CompanyOut)
 async def get_company(org: OrgScope, company_id: int) -> dict[str, Any]:
     return await service.get_company(get_db(), org=org, company_id=company_id)

@@ -7,6 +7,7 @@ from typing import Any
 from quart import Blueprint, request
 from quart_schema import validate_request, validate_response
 
+from crm import cache
 from crm.auth.guard import login_required
 from crm.companies.listing import parse_list_args, version_from
 from crm.contacts import service
@@ -19,6 +20,7 @@ blueprint = Blueprint("contacts", __name__, url_prefix="/api/v1")
 
 @blueprint.get("/orgs/<org>/contacts")
 @login_required
+@cache.cached_response("contacts:list", depends=("contacts",), ttl=cache.TTL_LIST)
 @validate_response(ContactPage)
 async def list_contacts(org: OrgScope) -> dict[str, Any]:
     params = parse_list_args(request.args, name_keys=2, filters=("owner", "company"))
@@ -36,6 +38,7 @@ async def create_contact(org: OrgScope, data: ContactCreate) -> tuple[dict[str, 
 
 @blueprint.get("/orgs/<org>/contacts/<id:contact_id>")
 @login_required
+@cache.cached_response("contacts:record", depends=("contacts",), ttl=cache.TTL_RECORD)
 @validate_response(ContactOut)
 async def get_contact(org: OrgScope, contact_id: int) -> dict[str, Any]:
     return await service.get_contact(get_db(), org=org, contact_id=contact_id)

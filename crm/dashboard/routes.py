@@ -7,6 +7,7 @@ from typing import Any
 from quart import Blueprint, request
 from quart_schema import validate_response
 
+from crm import cache
 from crm.auth.guard import login_required
 from crm.dashboard import service
 from crm.dashboard.schemas import StatsOut, WonOverTimeOut
@@ -29,6 +30,7 @@ def parse_months(raw: str | None) -> int:
 
 @blueprint.get("/orgs/<org>/dashboard/stats")
 @login_required
+@cache.cached_response("dashboard:stats", depends=("dashboard", "org"), ttl=cache.TTL_STATS, key_extra=cache.utc_day)
 @validate_response(StatsOut)
 async def stats(org: OrgScope) -> dict[str, Any]:
     return await service.dashboard_stats(get_db(), org=org)
@@ -36,6 +38,9 @@ async def stats(org: OrgScope) -> dict[str, Any]:
 
 @blueprint.get("/orgs/<org>/dashboard/won-over-time")
 @login_required
+@cache.cached_response(
+    "dashboard:won-over-time", depends=("dashboard", "org"), ttl=cache.TTL_STATS, key_extra=cache.utc_day
+)
 @validate_response(WonOverTimeOut)
 async def won_over_time(org: OrgScope) -> dict[str, Any]:
     months = parse_months(request.args.get("months"))

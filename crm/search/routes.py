@@ -7,6 +7,7 @@ from typing import Any
 from quart import Blueprint, request
 from quart_schema import validate_response
 
+from crm import cache
 from crm.auth.guard import login_required
 from crm.db import get_db
 from crm.http import parse_limit
@@ -21,6 +22,7 @@ DEFAULT_LIMIT = 20
 
 @blueprint.get("/orgs/<org>/search")
 @login_required
+@cache.cached_response("search", depends=("search", "stages"), ttl=cache.TTL_LIST)
 @validate_response(SearchOut)
 async def search(org: OrgScope) -> dict[str, Any]:
     raw_limit = request.args.get("limit")
