@@ -5,17 +5,18 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import re
 import secrets
 from typing import Any
 
+import quart_schema.openapi
 from quart import Quart, Response, g, request
 from quart_auth import QuartAuth
 from quart_schema import HttpSecurityScheme, Info, QuartSchema
 from werkzeug.routing import BaseConverter
 
-from crm import cache, metrics
+from crm import cache, logs, metrics, ratelimit
 from crm import db as dbmod
-from crm import logs, ratelimit
 from crm.auth.guard import check_csrf
 from crm.config import Config
 from crm.errors import APIError, register_error_handlers
@@ -43,6 +44,11 @@ FEATURES = [
     "crm.chat",
     "crm.notifications",
 ]
+
+
+# quart-schema's pattern lets `[^:]*` run across `>` and `<`, so `/orgs/<org>/x/<id:x_id>` came out as
+# `/orgs/{x_id}` in the spec; keep each variable within its own brackets.
+quart_schema.openapi.PATH_RE = re.compile(r"<(?:[^:<>]*:)?([^<>]+)>")
 
 
 class IdConverter(BaseConverter):
