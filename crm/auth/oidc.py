@@ -152,9 +152,12 @@ async def _exchange(
         "code_verifier": verifier,
         "client_id": provider.client_id,
     }
-    auth = (provider.client_id, provider.client_secret) if provider.client_secret else None
     try:
-        response = await client.post(meta["token_endpoint"], data=form, auth=auth)
+        if provider.client_secret:
+            basic = httpx.BasicAuth(provider.client_id, provider.client_secret)
+            response = await client.post(meta["token_endpoint"], data=form, auth=basic)
+        else:
+            response = await client.post(meta["token_endpoint"], data=form)
     except httpx.HTTPError as error:
         raise _provider_error("token endpoint unreachable") from error
     if response.status_code != 200:

@@ -14,6 +14,7 @@ import hmac
 import secrets
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from databases import Database
 
@@ -26,6 +27,10 @@ REFRESH_TTL = 30 * 24 * 3600
 
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 def refresh_key(digest: str) -> str:
@@ -57,7 +62,7 @@ async def _cache(hub: RedisHub, digest: str, session_id: str, user_id: int, expi
     if ttl <= 0:
         return
 
-    async def write(client):  # type: ignore[no-untyped-def]
+    async def write(client: Any) -> None:
         mapping = {"sid": session_id, "uid": str(user_id), "exp": repr(expires_at), "used": "1" if used else ""}
         await client.hset(refresh_key(digest), mapping=mapping)
         await client.expire(refresh_key(digest), ttl)
@@ -81,7 +86,7 @@ async def claim(db: Database, hub: RedisHub, *, token: str) -> tuple[Claimed, se
     digest = token_hash(token)
     raw = await hub.guarded(lambda c: c.hgetall(refresh_key(digest)), None)
     if raw:
-        fields = {k.decode(): v.decode() for k, v in raw.items()}
+        fields = {_text(k): _text(v) for k, v in raw.items()}
         if fields.get("used"):
             raise await _reused(db, hub, session_id=fields["sid"], user_id=int(fields["uid"]))
     # PostgreSQL decides: exactly one caller flips used_at

@@ -38,7 +38,7 @@ from crm.twofactor.schemas import LoginOut
 blueprint = Blueprint("auth", __name__, url_prefix="/api/v1")
 
 
-def user_out(user: dict) -> dict:  # type: ignore[type-arg]
+def user_out(user: dict[str, Any]) -> dict[str, Any]:
     return {
         "id": user["id"],
         "email": user["email"],
@@ -51,7 +51,7 @@ def user_out(user: dict) -> dict:  # type: ignore[type-arg]
 @blueprint.post("/auth/register")
 @validate_request(Register)
 @validate_response(UserOut, 201)
-async def register(data: Register) -> tuple[dict, int]:  # type: ignore[type-arg]
+async def register(data: Register) -> tuple[dict[str, Any], int]:
     user = await service.register_user(
         get_db(),
         get_redis(),
@@ -199,7 +199,7 @@ async def oauth_callback(provider: str, query_args: OAuthCallback) -> WerkzeugRe
 @blueprint.get("/me")
 @login_required
 @validate_response(MeOrApiKey)
-async def me() -> dict:  # type: ignore[type-arg]
+async def me() -> dict[str, Any]:
     principal = await require_principal()
     if principal.api_key is not None:
         return await apikeys.api_key_identity(get_db(), principal.api_key)

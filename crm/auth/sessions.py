@@ -12,6 +12,7 @@ from __future__ import annotations
 import secrets
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from databases import Database
 
@@ -49,6 +50,10 @@ class Session:
         return min(self.expires_at, self.last_seen_at + self.idle_ttl)
 
 
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
 def _registry_fields(session: Session) -> dict[str, str]:
     return {
         "user_id": str(session.user_id),
@@ -61,8 +66,8 @@ def _registry_fields(session: Session) -> dict[str, str]:
     }
 
 
-def _from_registry(session_id: str, raw: dict[bytes, bytes]) -> Session | None:
-    fields = {k.decode(): v.decode() for k, v in raw.items()}
+def _from_registry(session_id: str, raw: dict[Any, Any]) -> Session | None:
+    fields = {_text(k): _text(v) for k, v in raw.items()}
     if "revoked" in fields or "user_id" not in fields:
         return None
     return Session(
@@ -78,7 +83,7 @@ def _from_registry(session_id: str, raw: dict[bytes, bytes]) -> Session | None:
 
 
 async def _cache(hub: RedisHub, session: Session) -> None:
-    async def write(client):  # type: ignore[no-untyped-def]
+    async def write(client: Any) -> None:
         ttl = max(1, min(REGISTRY_TTL, int(session.live_until() - time.time())))
         async with client.pipeline(transaction=True) as pipe:
             # HSET never removes a `revoked` tombstone a concurrent revocation left there
@@ -181,7 +186,7 @@ async def touch_session(db: Database, hub: RedisHub, session: Session, now: floa
         {"id": session.id, "now": now},
     )
 
-    async def write(client):  # type: ignore[no-untyped-def]
+    async def write(client: Any) -> None:
         ttl = max(1, min(REGISTRY_TTL, int(min(session.expires_at, now + session.idle_ttl) - now)))
         async with client.pipeline(transaction=True) as pipe:
             pipe.hset(session_key(session.id), "last_seen", repr(now))
@@ -216,7 +221,7 @@ async def revoke_sessions(db: Database, hub: RedisHub, *, user_id: int, session_
     revoked = [row["id"] for row in rows]
     if revoked:
 
-        async def forget(client):  # type: ignore[no-untyped-def]
+        async def forget(client: Any) -> None:
             async with client.pipeline(transaction=True) as pipe:
                 for sid in revoked:
                     # a tombstone, not a DEL: a reader that read PostgreSQL just before the

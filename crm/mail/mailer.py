@@ -81,7 +81,7 @@ async def _send_in_background(smtp_url: str, email: EmailMessage) -> None:
 async def store_devmail(hub: RedisHub, message: Message) -> None:
     payload = orjson.dumps({**asdict(message), "links": message.links})
 
-    async def push(client):  # type: ignore[no-untyped-def]
+    async def push(client: Any) -> None:
         async with client.pipeline(transaction=True) as pipe:
             pipe.lpush(DEVMAIL_KEY, payload)
             pipe.ltrim(DEVMAIL_KEY, 0, DEVMAIL_CAP - 1)
@@ -91,7 +91,8 @@ async def store_devmail(hub: RedisHub, message: Message) -> None:
 
 
 async def read_devmail(hub: RedisHub, *, to: str | None = None) -> list[dict[str, Any]]:
-    raw = await hub.guarded(lambda c: c.lrange(DEVMAIL_KEY, 0, DEVMAIL_CAP - 1), [])
+    empty: list[Any] = []
+    raw: list[Any] = await hub.guarded(lambda c: c.lrange(DEVMAIL_KEY, 0, DEVMAIL_CAP - 1), empty)
     items = [orjson.loads(item) for item in raw]
     if to:
         items = [item for item in items if item["to"].lower() == to.lower()]

@@ -51,9 +51,14 @@ async def sign_in(api: Api, email: str, password: str = PASSWORD, user_agent: st
 
 
 async def drain_background(app: Quart) -> None:
-    """Wait (bounded) for the app's background tasks, e.g. mail sent after a 202."""
-    if app.background_tasks:
-        await asyncio.wait_for(asyncio.gather(*app.background_tasks), timeout=10)
+    """Wait (bounded) for the app's background tasks, e.g. mail sent after a 202, and for
+    the tasks those start in turn."""
+
+    async def drain() -> None:
+        while app.background_tasks:
+            await asyncio.gather(*app.background_tasks)
+
+    await asyncio.wait_for(drain(), timeout=10)
 
 
 async def mailbox(api: Api, to: str) -> list[dict[str, Any]]:
