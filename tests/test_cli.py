@@ -84,3 +84,24 @@ def test_migrate_reports_nothing_to_do_on_a_migrated_database(database_url: str,
     done = tinycrm("migrate", database_url=database_url, redis_url=redis_url)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "applied 0 migration(s)"
+
+
+async def test_worker_sends_due_reminders(app, alice, org, database_url: str, redis_url: str) -> None:  # type: ignore[no-untyped-def]
+    """`tinycrm worker` notifies the owner of an activity that is due soon, once."""
+    from datetime import UTC, datetime, timedelta
+
+    due = (datetime.now(UTC) + timedelta(minutes=5)).isoformat()
+    created = await alice.post(
+        f"/api/v1/orgs/{org['slug']}/activities", json={"type": "call", "subject": "Call Ada back", "due_at": due}
+    )
+    assert created.status == 201, created.json
+    code = (
+        "import asyncio; from crm.config import Config; from crm.worker import run_worker;"
+        "c = Config.from_env(); asyncio.run(run_worker(c, rounds=1))"
+    )
+    environ = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url, "LOG_LEVEL": "WARNING"}
+    done = subprocess.run([sys.executable, "-c", code], env=environ, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    inbox = await alice.get(f"/api/v1/orgs/{org['slug']}/notifications")
+    reminders = [n for n in inbox.json["items"] if "Call Ada back" in (n.get("title", "") + n.get("body", ""))]
+    assert len(reminders) == 1

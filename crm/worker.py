@@ -1,0 +1,61 @@
+"""`tinycrm worker`: scheduled background work.
+
+It starts the same app as a web process (so the outbox relay and event fan-out
+run here too) and adds the schedules that need no request: activity-due
+reminders every REMINDER_EVERY seconds. Safe to run several: reminders claim
+their rows with SKIP LOCKED.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+from datetime import UTC, datetime
+
+from crm.config import Config
+
+log = logging.getLogger(__name__)
+
+REMINDER_EVERY = float(os.environ.get("TINYCRM_REMINDER_EVERY", "30"))
+
+
+async def reminders_round(app) -> int:  # type: ignore[no-untyped-def]
+    from crm.notifications.service import send_due_reminders
+
+    async with app.app_context():
+        return await send_due_reminders(app.extensions["db"], app.extensions["redis"], datetime.now(UTC))
+
+
+async def run_worker(config: Config, *, rounds: int | None = None) -> None:
+    """Run until SIGTERM/SIGINT (or for `rounds` reminder rounds, for tests)."""
+    from crm import create_app
+    from realtime.server import create_socket_server
+
+    app = create_app(config)
+    create_socket_server(app, config)  # events published by the worker fan out like the web's
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    async with app.app_context():
+        await app.startup()
+        log.info("worker started: reminders every %.0fs, outbox relay running", REMINDER_EVERY)
+        done = 0
+        try:
+            while not stop.is_set() and (rounds is None or done < rounds):
+                try:
+                    sent = await reminders_round(app)
+                    if sent:
+                        log.info("sent %d activity reminders", sent)
+                except Exception:
+                    log.exception("reminder round failed; retrying next round")
+                done += 1
+                if rounds is not None and done >= rounds:
+                    break
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=REMINDER_EVERY)
+        finally:
+            await app.shutdown()
