@@ -20,7 +20,6 @@ from crm.uow import WriteTransaction, write_transaction
 
 # an activity shows on its deal's page and in the dashboard's due/overdue counts
 ACTIVITY_DOMAINS = ("activities", "dashboard", "search")
-NOT_FOUND = {"code": "activity_not_found", "message": "No such activity."}
 
 
 async def _emit(tx: WriteTransaction, org: OrgScope, type: str, data: dict[str, Any]) -> None:
@@ -31,7 +30,7 @@ async def _emit(tx: WriteTransaction, org: OrgScope, type: str, data: dict[str, 
 async def _locked_activity(db: Database, *, org: OrgScope, activity_id: int, version: int | None) -> Row:
     activity = await queries.select_activity(db, org_id=org.id, activity_id=activity_id, for_update=True)
     if activity is None:
-        raise APIError(404, **NOT_FOUND)
+        raise APIError(404, "activity_not_found", "No such activity.")
     if version is not None and activity["version"] != version:
         raise APIError(409, "version_conflict", current=events.activity_record(activity))
     return activity
@@ -40,7 +39,7 @@ async def _locked_activity(db: Database, *, org: OrgScope, activity_id: int, ver
 async def get_activity(db: Database, *, org: OrgScope, activity_id: int) -> dict[str, Any]:
     activity = await queries.select_activity(db, org_id=org.id, activity_id=activity_id)
     if activity is None:
-        raise APIError(404, **NOT_FOUND)
+        raise APIError(404, "activity_not_found", "No such activity.")
     return events.activity_record(activity)
 
 

@@ -25,7 +25,6 @@ from crm.tenancy.scope import OrgScope
 from crm.uow import WriteTransaction, write_transaction
 
 DEAL_DOMAINS = ("deals", "pipeline", "dashboard", "search")
-NOT_FOUND = {"code": "deal_not_found", "message": "No such deal."}
 
 
 def _stage_timestamps(kind: str, current: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -53,7 +52,7 @@ async def _lock_target_stage(db: Database, *, org: OrgScope, stage_id: int | Non
 async def _locked_deal(db: Database, *, org: OrgScope, deal_id: int, version: int | None) -> Row:
     deal = await queries.select_deal(db, org_id=org.id, deal_id=deal_id, for_update=True)
     if deal is None:
-        raise APIError(404, **NOT_FOUND)
+        raise APIError(404, "deal_not_found", "No such deal.")
     if version is not None and deal["version"] != version:
         raise APIError(409, "version_conflict", current=events.deal_record(deal))
     return deal
@@ -67,7 +66,7 @@ def _emit(tx: WriteTransaction, org: OrgScope, type: str, data: dict[str, Any], 
 async def get_deal(db: Database, *, org: OrgScope, deal_id: int) -> dict[str, Any]:
     deal = await queries.select_deal(db, org_id=org.id, deal_id=deal_id)
     if deal is None:
-        raise APIError(404, **NOT_FOUND)
+        raise APIError(404, "deal_not_found", "No such deal.")
     return events.deal_record(deal)
 
 

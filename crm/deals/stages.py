@@ -18,7 +18,6 @@ from crm.tenancy.scope import OrgScope
 from crm.uow import WriteTransaction, write_transaction
 
 STAGE_DOMAINS = ("stages", "pipeline", "deals", "dashboard")
-NOT_FOUND = {"code": "stage_not_found", "message": "No such stage."}
 
 
 async def list_stages(db: Database, *, org: OrgScope) -> list[dict[str, Any]]:
@@ -69,7 +68,7 @@ async def update_stage(
         stages = await stage_queries.lock_stages(db, org_id=org.id)
         stage = next((s for s in stages if s["id"] == stage_id), None)
         if stage is None:
-            raise APIError(404, **NOT_FOUND)
+            raise APIError(404, "stage_not_found", "No such stage.")
         current = await _stage_out(db, org=org, stage_id=stage_id)
         if version is not None and version != current["version"]:
             raise APIError(409, "version_conflict", current=current)
@@ -97,7 +96,7 @@ async def delete_stage(db: Database, *, org: OrgScope, stage_id: int) -> None:
         stages = await stage_queries.lock_stages(db, org_id=org.id)
         stage = next((s for s in stages if s["id"] == stage_id), None)
         if stage is None:
-            raise APIError(404, **NOT_FOUND)
+            raise APIError(404, "stage_not_found", "No such stage.")
         if await stage_queries.stage_has_deals(db, org_id=org.id, stage_id=stage_id):
             raise APIError(409, "stage_not_empty", "Move this stage's deals out before deleting it.")
         if stage["kind"] == "open" and sum(s["kind"] == "open" for s in stages) <= 1:
