@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -17,6 +18,7 @@ from crm.mail import mailer
 from crm.redis import RedisHub
 from crm.uow import write_transaction
 
+log = logging.getLogger(__name__)
 VERIFY_PURPOSE = "verify"
 RESET_PURPOSE = "reset"
 
@@ -59,7 +61,10 @@ async def register_user(
             user = await queries.update_email_verified(db, user_id=user["id"], email=email)
             assert user is not None
     if user["email_verified_at"] is None:
-        await send_verification(hub, user=user)
+        try:
+            await send_verification(hub, user=user)
+        except APIError as error:  # the account exists; the user can ask for the mail again
+            log.warning("no verification mail for user %s: %s", user["id"], error.code)
     return user
 
 
