@@ -1,6 +1,6 @@
 """Real instances for realtime tests: uvicorn subprocesses sharing the test PostgreSQL and Redis.
 
-`instances` starts two (A and B) once per module; `spawn` starts more (to kill
+`instances` starts two (A and B) once per test session; `spawn` starts more (to kill
 one, or to point one at a throwaway Redis). Users sign up over HTTP and connect
 socket.io with `auth: {token}` through python-socketio's AsyncClient.
 """
@@ -225,7 +225,7 @@ def instance_env(database_url: str, redis_url: str, channel: str, secret: str) -
     }
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def realtime_env(config: Config) -> dict[str, str]:
     """The instances share the test app's database, Redis and secret (so its sessions sign them in)."""
     assert config.database_url and config.redis_url
@@ -233,7 +233,7 @@ def realtime_env(config: Config) -> dict[str, str]:
     return instance_env(config.database_url, config.redis_url, channel, config.secret_key)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 async def instances(realtime_env: dict[str, str]) -> AsyncIterator[tuple[Instance, Instance]]:
     a, b = Instance(realtime_env, "A"), Instance(realtime_env, "B")
     try:
