@@ -78,7 +78,7 @@ def create_app(config: Config | None = None) -> Quart:
         QUART_AUTH_COOKIE_SECURE=config.secure_cookies,
         QUART_AUTH_COOKIE_SAMESITE="Lax",
         QUART_AUTH_COOKIE_HTTP_ONLY=True,
-        QUART_AUTH_DURATION=config.session_idle_ttl,
+        QUART_AUTH_DURATION=config.session_lifetime,  # idleness is enforced by the session registry
         QUART_AUTH_SALT="tinycrm.session-cookie.v1",
         QUART_SCHEMA_CONVERSION_PREFERENCE="pydantic",
     )
