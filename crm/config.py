@@ -32,6 +32,7 @@ class Config:
     # Limits and lifetimes
     access_token_ttl: int = 15 * 60
     session_idle_ttl: int = 14 * 24 * 3600
+    session_lifetime: int = 30 * 24 * 3600  # absolute: idle or not, a session ends then
     max_body_bytes: int = 1024 * 1024
     db_pool_min: int = 2
     db_pool_max: int = 10

@@ -89,7 +89,13 @@ async def start_session(
 ) -> SignIn:
     """A new session with an access token and a refresh token for it."""
     session = await sessions.create_session(
-        db, hub, user_id=user_id, ip=ip, user_agent=user_agent, idle_ttl=config.session_idle_ttl
+        db,
+        hub,
+        user_id=user_id,
+        ip=ip,
+        user_agent=user_agent,
+        idle_ttl=config.session_idle_ttl,
+        lifetime=config.session_lifetime,
     )
     refresh_token = await refresh.issue(db, hub, session=session)
     return SignIn(session, _access_token(config, session), refresh_token, config.access_token_ttl)
