@@ -187,6 +187,12 @@ def new_tenant(base_url: str, org_name: str = "Bench Org") -> Tenant:
     return Tenant(token, user_id, create_org(base_url, token, org_name))
 
 
+# Counting X-Cache hits costs wrk a header parse per response: only the latency benches do it.
+COUNT_HITS = """
+response = function(status, headers, body)
+  if headers["X-Cache"] == "hit" or headers["x-cache"] == "hit" then hits = hits + 1 end
+end
+"""
 WRK_SCRIPT = """
 local paths = {%(paths)s}
 local threads = {}
@@ -199,9 +205,7 @@ request = function()
   counter = counter %% #paths + 1
   return wrk.format("GET", paths[counter])
 end
-response = function(status, headers, body)
-  if headers["X-Cache"] == "hit" or headers["x-cache"] == "hit" then hits = hits + 1 end
-end
+%(response)s
 done = function(summary, latency, requests)
   local cache_hits = 0
   for _, thread in ipairs(threads) do cache_hits = cache_hits + (thread:get("hits") or 0) end
@@ -242,12 +246,26 @@ def run_wrk(
     duration: float = 10,
     connections: int = 32,
     threads: int = 1,
+    count_hits: bool = False,
 ) -> WrkResult:
     """Load `paths` (cycled) from a separate wrk process; latency percentiles over every request."""
-    script = WRK_SCRIPT % {"paths": ", ".join(json.dumps(p) for p in paths)}
+    script = WRK_SCRIPT % {
+        "paths": ", ".join(json.dumps(p) for p in paths),
+        "response": COUNT_HITS if count_hits else "",
+    }
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
         handle.write(script)
-    command = [wrk_binary(), "-t", str(threads), "-c", str(connections), "-d", f"{duration}s", "-s", handle.name]
+    command = [
+        wrk_binary(),
+        "-t",
+        str(threads),
+        "-c",
+        str(connections),
+        "-d",
+        f"{max(1, round(duration))}s",
+        "-s",
+        handle.name,
+    ]
     for name, value in (headers or {}).items():
         command += ["-H", f"{name}: {value}"]
     try:
@@ -281,7 +299,8 @@ def machine() -> str:
             if line.startswith("model name"):
                 model = line.split(":", 1)[1].strip()
                 break
-    return f"{cpus} cores ({model or 'unknown CPU'}), Python {sys.version.split()[0]}"
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    return f"{cpus} cores ({model or 'unknown CPU'}), Python {sys.version.split()[0]}, load average {load}"
 
 
 def run_async(coro: Any) -> Any:

@@ -133,7 +133,12 @@ async def bench(args: argparse.Namespace) -> None:
             for name, paths in sets.items():
                 common.run_wrk(server.base_url, paths[:200], headers=tenant.headers, duration=1, connections=2)
                 result = common.run_wrk(
-                    server.base_url, paths, headers=tenant.headers, duration=args.duration, connections=args.connections
+                    server.base_url,
+                    paths,
+                    headers=tenant.headers,
+                    duration=args.duration,
+                    connections=args.connections,
+                    count_hits=True,
                 )
                 common.check_clean(name, result)
                 results[name] = (result, len(paths))
