@@ -5,14 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator
+
+from crm.deals.schemas import Text
 
 ActivityType = Literal["call", "email", "meeting", "note", "task"]
 ACTIVITY_TYPES = ("call", "email", "meeting", "note", "task")
 Id = Annotated[StrictInt, Field(gt=0, lt=2**63)]
 Version = Annotated[StrictInt, Field(ge=1, lt=2**31)]
-Subject = Annotated[StrictStr, Field(min_length=1, max_length=200)]
-Body = Annotated[StrictStr, Field(max_length=20_000)]
+Subject = Annotated[Text, Field(min_length=1, max_length=200)]
+Body = Annotated[Text, Field(max_length=20_000)]
 
 
 class Strict(BaseModel):

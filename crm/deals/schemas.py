@@ -5,17 +5,27 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator
+from pydantic import AfterValidator, AliasChoices, BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator
 
 MAX_AMOUNT = 10**15 - 1
+
+
+def no_nul(value: str) -> str:
+    """PostgreSQL text cannot hold NUL: refuse it here (422) instead of failing at INSERT (500)."""
+    if "\x00" in value:
+        raise ValueError("may not contain NUL characters")
+    return value
+
+
+Text = Annotated[StrictStr, AfterValidator(no_nul)]
 StageKind = Literal["open", "won", "lost"]
 Id = Annotated[StrictInt, Field(gt=0, lt=2**63)]
 Version = Annotated[StrictInt, Field(ge=1, lt=2**31)]
-Title = Annotated[StrictStr, Field(min_length=1, max_length=200)]
+Title = Annotated[Text, Field(min_length=1, max_length=200)]
 Amount = Annotated[StrictInt, Field(ge=0, le=MAX_AMOUNT)]
 Currency = Annotated[StrictStr, Field(pattern=r"^[A-Z]{3}$")]
 Probability = Annotated[StrictInt, Field(ge=0, le=100)]
-StageName = Annotated[StrictStr, Field(min_length=1, max_length=100)]
+StageName = Annotated[Text, Field(min_length=1, max_length=100)]
 StagePosition = Annotated[StrictInt, Field(ge=0, lt=10_000)]
 
 

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
-from asyncpg.exceptions import ForeignKeyViolationError
+from asyncpg.exceptions import ForeignKeyViolationError, NumericValueOutOfRangeError
 from databases import Database
 
 from crm.db import Row
@@ -35,6 +35,11 @@ def _stage_timestamps(kind: str, current: Mapping[str, Any] | None) -> dict[str,
         "won_at": won_at if kind == "won" else None,
         "lost_at": lost_at if kind == "lost" else None,
     }
+
+
+def _total_overflow() -> APIError:
+    """The stage and month rollups are bigint sums: refuse the amount rather than fail with a 500."""
+    return APIError(422, "validation_error", fields={"amount": "would overflow the pipeline totals"})
 
 
 async def _lock_target_stage(db: Database, *, org: OrgScope, stage_id: int | None) -> Row:
@@ -87,6 +92,8 @@ async def create_deal(db: Database, *, org: OrgScope, fields: dict[str, Any]) ->
             deal = await queries.insert_deal(db, org_id=org.id, values=values)
         except ForeignKeyViolationError as error:
             raise foreign_key_error(error) from None
+        except NumericValueOutOfRangeError:
+            raise _total_overflow() from None
         record = events.deal_record(deal)
         await _emit(tx, org, "deal.created", events.deal_created(record))
         await notifications.notify_deal_changes(tx, org_id=org.id, before=None, after=record, actor=org.user_id)
@@ -111,6 +118,8 @@ async def update_deal(
             deal = await queries.update_deal(db, org_id=org.id, deal_id=deal_id, changes=changes)
         except ForeignKeyViolationError as error:
             raise foreign_key_error(error) from None
+        except NumericValueOutOfRangeError:
+            raise _total_overflow() from None
         record = events.deal_record(deal)
         await _emit(tx, org, "deal.updated", events.deal_updated(record, from_stage_id=current["stage_id"]))
         await notifications.notify_deal_changes(tx, org_id=org.id, before=current, after=record, actor=org.user_id)
@@ -185,7 +194,10 @@ async def move_deal(
         changes: dict[str, Any] = {"stage_id": stage_id, "position": ordering.key_between(above, below)}
         if current["stage_id"] != stage_id:
             changes.update(_stage_timestamps(stage["kind"], current))
-        deal = await queries.update_deal(db, org_id=org.id, deal_id=deal_id, changes=changes)
+        try:
+            deal = await queries.update_deal(db, org_id=org.id, deal_id=deal_id, changes=changes)
+        except NumericValueOutOfRangeError:
+            raise _total_overflow() from None
         record = events.deal_record(deal)
         data = events.deal_moved(record, from_stage_id=current["stage_id"], before_id=before_id, after_id=after_id)
         await _emit(tx, org, "deal.moved", data)
@@ -214,7 +226,7 @@ def _cursor_key(kind: str, value: Any) -> Any:
         pass
     if kind == "int" and type(value) is int and 0 <= value < 2**63:
         return value
-    if kind == "text" and isinstance(value, str) and len(value) <= 1000:
+    if kind == "text" and isinstance(value, str) and len(value) <= 1000 and "\x00" not in value:
         return value
     raise APIError(422, "validation_error", fields={"cursor": "is not a valid cursor"})
 

@@ -45,6 +45,8 @@ CREATE_CASES = [
     ({"type": "call", "subject": "x", "body": "x" * 20_001}, "body"),
     ({"type": "call", "subject": "x", "done_at": "2030-01-01T10:00:00Z"}, "done_at"),
     ({"type": "call", "subject": "x", "org_id": 1}, "org_id"),
+    ({"type": "call", "subject": "x", "body": "nul\u0000"}, "body"),
+    ({"type": "call", "subject": "\u0000"}, "subject"),
 ]
 
 

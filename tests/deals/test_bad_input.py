@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from typing import Any
 
 import asyncpg
@@ -69,6 +71,8 @@ CREATE_CASES = [
     ({"title": "ok", "position": "a0"}, "position"),
     ({"title": "ok", "won_at": "2030-01-01T00:00:00Z"}, "won_at"),
     ({"title": "ok", "surprise": 1}, "surprise"),
+    ({"title": "nul\u0000byte"}, "title"),
+    ({"title": "   "}, "title"),
 ]
 
 
@@ -192,6 +196,29 @@ async def test_list_rejects_bad_parameters(alice: User, base: str, query: str, f
     assert_error(response, 422, field)
 
 
+async def test_amount_that_would_overflow_the_totals_is_422(
+    alice: User, base: str, sql: asyncpg.Connection, stage_ids: dict[str, int]
+) -> None:
+    # the column total is a bigint: fill it close to its limit, then one more maximal deal cannot fit
+    big = await new_deal(alice, base, amount=10**15 - 1)
+    await sql.execute("UPDATE deal_stage_totals SET value = 9223372036854775000 WHERE stage_id = $1", big["stage_id"])
+    before = await table_counts(sql)
+    response = await alice.post(f"{base}/deals", json={"title": "Too much", "amount": 10**15 - 1})
+    assert_error(response, 422, "amount")
+    other = await new_deal(alice, base, stage_id=stage_ids["Qualified"], amount=10**15 - 1)
+    before = await table_counts(sql)
+    moved = await alice.post(
+        f"{base}/deals/{other['id']}/move", json={"stage_id": big["stage_id"], "version": other["version"]}
+    )
+    assert_error(moved, 422, "amount")
+    assert await table_counts(sql) == before
+
+
+async def test_nul_in_a_cursor_is_422(alice: User, base: str) -> None:
+    cursor = base64.urlsafe_b64encode(json.dumps(["title", "a\u0000", 1]).encode()).decode().rstrip("=")
+    assert_error(await alice.get(f"{base}/deals?sort=title&cursor={cursor}"), 422, "cursor")
+
+
 async def test_stage_bad_input(alice: User, base: str, stage_ids: dict[str, int], sql: asyncpg.Connection) -> None:
     before = await table_counts(sql)
     bad_creates = [
@@ -202,6 +229,7 @@ async def test_stage_bad_input(alice: User, base: str, stage_ids: dict[str, int]
         ({"name": "Ok", "position": -1}, "position"),
         ({"name": "Ok", "position": "1"}, "position"),
         ({"name": "Ok", "color": "red"}, "color"),
+        ({"name": "Nul\u0000"}, "name"),
     ]
     for body, field in bad_creates:
         assert_error(await alice.post(f"{base}/stages", json=body), 422, field)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 from typing import Any
 
@@ -171,3 +172,40 @@ async def test_move_to_where_it_already_is_changes_nothing(
     assert response.status == 200
     assert response.json == b
     assert await sql.fetchval("SELECT count(*) FROM events") == events_before
+
+
+async def test_concurrent_moves_into_one_column_get_distinct_keys(
+    alice: User, base: str, org: dict[str, Any], stage_ids: dict[str, int], sql: asyncpg.Connection
+) -> None:
+    """Placements in a column are serialised, so racing moves never pick the same key."""
+    won = stage_ids["Won"]
+    anchor_top, anchor_bottom = await _column(alice, base, won, 2)
+    movers = await _column(alice, base, stage_ids["Lead"], 8)
+    to_bottom = [move(alice, base, deal, stage_id=won) for deal in movers[:4]]
+    into_gap = [move(alice, base, deal, stage_id=won, before_id=anchor_top["id"]) for deal in movers[4:]]
+    responses = await asyncio.gather(*to_bottom, *into_gap)
+    assert [r.status for r in responses] == [200] * 8
+    order = await column_order(sql, org["id"], won)
+    assert len(order) == 10
+    assert order[0] == anchor_top["id"]
+    assert set(order[1:5]) == {d["id"] for d in movers[4:]}
+    assert set(order[6:]) == {d["id"] for d in movers[:4]} and order[5] == anchor_bottom["id"]
+    positions = [r["position"] for r in await sql.fetch("SELECT position FROM deals WHERE stage_id = $1", won)]
+    assert len(set(positions)) == len(positions)
+
+
+async def test_racing_moves_between_the_same_pair_never_collide(
+    alice: User, base: str, org: dict[str, Any], stage_ids: dict[str, int], sql: asyncpg.Connection
+) -> None:
+    proposal = stage_ids["Proposal"]
+    a, b = await _column(alice, base, proposal, 2)
+    movers = await _column(alice, base, stage_ids["Lead"], 5)
+    responses = await asyncio.gather(
+        *(move(alice, base, deal, stage_id=proposal, before_id=a["id"], after_id=b["id"]) for deal in movers)
+    )
+    statuses = sorted(r.status for r in responses)
+    # the first wins the gap; the rest see a card between a and b now and must re-read the board
+    assert statuses[0] == 200 and set(statuses) <= {200, 422}
+    winners = [deal["id"] for deal, r in zip(movers, responses, strict=True) if r.status == 200]
+    order = await column_order(sql, org["id"], proposal)
+    assert order[0] == a["id"] and order[-1] == b["id"] and set(order[1:-1]) == set(winners)
