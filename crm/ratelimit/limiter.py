@@ -34,7 +34,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 GROUPS = ("read", "write", "search", "auth")
 ACCOUNT_POLICY = "auth-account"
 ATTRIBUTE = "_tinycrm_rate_limit_group"
-DEFAULT_LIMITS: dict[str, tuple[int, int]] = Config.__dataclass_fields__["rate_limits"].default_factory()  # type: ignore[misc]
+DEFAULT_LIMITS: dict[str, tuple[int, int]] = Config().rate_limits
 WARN_EVERY = 30.0
 
 # KEYS[1] the window's counter; ARGV[1] the window in ms. Returns {count, ms until reset}.

@@ -119,11 +119,12 @@ async def load_org_and_role(org_ref: str, user_id: int) -> tuple[OrgMeta, str | 
     generations = await _generations(org_id) if org_id is not None else None
     if org_id is not None and generations is not None:
         keys = [meta_key(org_id, generations[0]), member_key(org_id, generations[1], user_id)]
-        raw_meta, raw_role = await hub.guarded(lambda c: c.mget(*keys), [None, None])
+        missing: list[bytes | str | None] = [None, None]
+        raw_meta, raw_role = await hub.guarded(lambda c: c.mget(*keys), missing)
         if raw_meta and raw_role:
             meta = OrgMeta(**orjson.loads(raw_meta))
             if org_ref.isdigit() or meta.slug == org_ref:
-                role = raw_role.decode()
+                role = raw_role.decode() if isinstance(raw_role, bytes) else raw_role
                 return meta, None if role == NOT_MEMBER else role
     row = await _select_org_and_role(org_ref, user_id)
     if row is None:
@@ -150,9 +151,11 @@ async def _remember(meta: OrgMeta, role: str | None, user_id: int, generations: 
 async def select_membership(org_ref: str, user_id: int) -> OrgScope | None:
     """The user's scope in the org named by slug or id, or None when it is not theirs."""
     found = await load_org_and_role(org_ref, user_id)
-    if found is None or found[1] is None:
+    if found is None:
         return None
     meta, role = found
+    if role is None:
+        return None
     return OrgScope(id=meta.id, slug=meta.slug, name=meta.name, role=role, user_id=user_id)
 
 
@@ -184,8 +187,8 @@ async def resolve_org_scope() -> None:
     else:
         found = await load_org_and_role(org_ref, principal.user_id)
         scope = None
-        if found is not None and found[1] is not None:
-            meta, role = found
+        meta, role = found if found is not None else (None, None)
+        if meta is not None and role is not None:
             if meta.require_2fa and not await _has_2fa(principal.user_id):
                 raise APIError(403, "2fa_required", "This organisation requires two-factor authentication.")
             scope = OrgScope(id=meta.id, slug=meta.slug, name=meta.name, role=role, user_id=principal.user_id)

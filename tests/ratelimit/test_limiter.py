@@ -4,6 +4,7 @@ import asyncio
 import functools
 import logging
 import re
+import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -124,10 +125,11 @@ async def test_limiter_is_exact_under_concurrency(redis_url: str) -> None:
     hub = RedisHub(redis_url, max_connections=200)  # the default pool of 50 would refuse some calls
     try:
         policy = Policy("write", 10, 60)
-        decisions = await asyncio.gather(*[hit(hub, policy, "user:concurrency") for _ in range(100)])
+        caller = f"user:concurrency-{secrets.token_hex(4)}"  # this test does not flush Redis
+        decisions = await asyncio.gather(*[hit(hub, policy, caller) for _ in range(100)])
         assert sum(1 for d in decisions if d is not None and d.allowed) == 10
         assert sorted(d.count for d in decisions if d is not None) == list(range(1, 101))
-        ttl = await hub.client.pttl("tc:rl:write:user:concurrency")
+        ttl = await hub.client.pttl(f"tc:rl:write:{caller}")
         assert 0 < ttl <= 60_000
     finally:
         await hub.close()
