@@ -7,6 +7,7 @@ from typing import Any
 from quart import Blueprint
 from quart_schema import validate_request, validate_response
 
+from crm import cache
 from crm.auth.guard import login_required, require_principal
 from crm.db import get_db
 from crm.tenancy import queries, service
@@ -30,6 +31,7 @@ async def create_org(data: CreateOrg) -> tuple[dict[str, Any], int]:
 
 @blueprint.get("/orgs/<org>")
 @login_required
+@cache.cached_response("org", depends=("org",), ttl=cache.TTL_RECORD, vary=("role",))
 @validate_response(OrgOut)
 async def get_org(org: OrgScope) -> dict[str, Any]:
     row = await queries.select_org(get_db(), org_id=org.id)

@@ -34,6 +34,7 @@ class Records:
             "dashboard:stats": f"{b}/dashboard/stats",
             "dashboard:won-over-time": f"{b}/dashboard/won-over-time",
             "search": f"{b}/search?q=jane",
+            "org": b,
         }
 
 
