@@ -14,11 +14,11 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import socketio
-from pydantic import Field, StrictStr
+from pydantic import AfterValidator, Field, StrictStr
 from quart import Quart
 
 from crm.chat import events, service
-from crm.chat.schemas import MessageOut
+from crm.chat.schemas import MessageOut, no_nul
 from crm.db import get_db
 from realtime import rooms
 from realtime.presence import register_topic_check
@@ -26,7 +26,7 @@ from realtime.protocol import OrgRef, Payload, PositiveId, SocketContext, Socket
 
 # room for a 4,000-character message of 4-byte characters, JSON-escaped; longer ones get message_too_large
 MAX_SEND_BYTES = 64 * 1024
-ClientId = Annotated[StrictStr, Field(min_length=1, max_length=100)]
+ClientId = Annotated[StrictStr, Field(min_length=1, max_length=100), AfterValidator(no_nul)]
 
 
 class ChatSend(Payload):

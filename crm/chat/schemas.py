@@ -3,11 +3,23 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt
 
-ClientId = Field(default=None, min_length=1, max_length=100)
+
+def no_nul(value: str) -> str:
+    """PostgreSQL text cannot hold NUL characters."""
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+Id = Annotated[StrictInt, Field(gt=0, lt=2**63)]
+Version = Annotated[StrictInt, Field(ge=1, lt=2**31)]
+Text = Annotated[str, AfterValidator(no_nul)]
+ChannelName = Annotated[Text, Field(min_length=1, max_length=80)]
+ClientId = Annotated[Text, Field(min_length=1, max_length=100)]
 
 
 class Strict(BaseModel):
@@ -16,33 +28,33 @@ class Strict(BaseModel):
 
 class CreateChannel(Strict):
     kind: Literal["public", "private", "dm"] = "public"
-    name: str | None = Field(default=None, min_length=1, max_length=80)
-    member_ids: list[int] = Field(default_factory=list, max_length=200)
+    name: ChannelName | None = None
+    member_ids: list[Id] = Field(default_factory=list, max_length=200)
 
 
 class UpdateChannel(Strict):
-    name: str | None = Field(default=None, min_length=1, max_length=80)
+    name: ChannelName | None = None
     archived: bool | None = None
-    version: int | None = None
+    version: Version | None = None
 
 
 class AddMembers(Strict):
-    user_ids: list[int] = Field(min_length=1, max_length=200)
+    user_ids: list[Id] = Field(min_length=1, max_length=200)
 
 
 class PostMessage(Strict):
     # the length limit (4,000) is checked by the service: 413 message_too_large, as on sockets
     body: str
-    client_id: str | None = ClientId
+    client_id: ClientId | None = None
 
 
 class EditMessage(Strict):
     body: str
-    version: int | None = None
+    version: Version | None = None
 
 
 class MarkRead(Strict):
-    message_id: int = Field(gt=0, lt=2**63)
+    message_id: Id
 
 
 class ChannelOut(BaseModel):

@@ -44,6 +44,8 @@ def clean_body(body: str) -> str:
     body = body.strip()
     if not body:
         raise APIError(422, "validation_error", fields={"body": "must not be empty"})
+    if "\x00" in body:
+        raise APIError(422, "validation_error", fields={"body": "must not contain NUL characters"})
     if len(body) > MAX_BODY_CHARS:
         raise APIError(
             413,
@@ -400,8 +402,8 @@ async def search(db: Database, *, org: OrgScope, q: str, cursor: str | None, lim
     q = q.strip()
     if not q:
         raise APIError(422, "validation_error", fields={"q": "is required"})
-    if len(q) > 200:
-        raise APIError(422, "validation_error", fields={"q": "at most 200 characters"})
+    if len(q) > 200 or "\x00" in q:
+        raise APIError(422, "validation_error", fields={"q": "at most 200 characters, no NUL"})
     rows = await queries.search_messages(
         db, org_id=org.id, user_id=org.user_id, query=q, before_id=_cursor_id(cursor), limit=limit + 1
     )

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
+
+Id = Annotated[StrictInt, Field(gt=0, lt=2**63)]
 
 
 class Strict(BaseModel):
@@ -13,7 +15,7 @@ class Strict(BaseModel):
 
 
 class MarkRead(Strict):
-    ids: list[int] | None = Field(default=None, max_length=500)
+    ids: list[Id] | None = Field(default=None, max_length=500)
     all: bool = False
 
 

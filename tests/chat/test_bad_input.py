@@ -62,6 +62,15 @@ async def test_malformed_and_invalid_bodies(team: dict[str, User], base: str, se
         ("PATCH", f"{base}/channels/{cid}", {"json": {"name": ""}}, 422),
         ("PATCH", f"{base}/channels/{cid}/messages/{setup['message']['id']}", {"json": {"body": "y" * 4001}}, 413),
         ("POST", f"{base}/channels/{cid}/members", {"json": {"user_ids": []}}, 422),
+        ("POST", f"{base}/channels/{cid}/messages", {"json": {"body": "a\x00b"}}, 422),
+        ("POST", f"{base}/channels/{cid}/messages", {"json": {"body": "ab", "client_id": "x\x00"}}, 422),
+        ("POST", f"{base}/channels", {"json": {"name": "a\x00b"}}, 422),
+        ("POST", f"{base}/channels", {"json": {"name": "big", "member_ids": [2**64]}}, 422),
+        ("POST", f"{base}/channels", {"json": {"name": "str", "member_ids": ["3"]}}, 422),
+        ("POST", f"{base}/notifications/read", {"json": {"ids": [2**64]}}, 422),
+        ("PATCH", f"{base}/channels/{cid}", {"json": {"version": 2**70}}, 422),
+        ("GET", f"{base}/chat/search?q=a%00b", {}, 422),
+        ("GET", f"{base}/channels/{cid}/messages?before=WzE4NDQ2NzQ0MDczNzA5NTUxNjE2XQ", {}, 422),
     ]
     for method, path, kwargs, status in cases:
         response = await alice.request(method, path, **kwargs)
