@@ -41,6 +41,7 @@ FEATURES = [
     "crm.twofactor",
     "crm.apikeys",
     "crm.web",
+    "crm.webrecords",
     "crm.chat",
     "crm.notifications",
 ]

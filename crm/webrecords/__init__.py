@@ -1,0 +1,1 @@
+"""Browser pages for records: the deal page, record lists, contact/company pages and the dashboard."""
