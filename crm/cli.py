@@ -90,19 +90,19 @@ async def _ensure_demo(
         user = await user_queries.select_user_by_email(db, email=DEMO_EMAIL)
         if user is not None:
             password = login_file.read_text().strip() if login_file.exists() else None
-            org = await db.fetch_one(
+            existing = await db.fetch_one(
                 "SELECT o.slug FROM orgs o JOIN memberships m ON m.org_id = o.id WHERE m.user_id = :u"
                 " ORDER BY o.id LIMIT 1",
                 {"u": user["id"]},
             )
-            return DEMO_EMAIL, password, org["slug"] if org else DEMO_ORG, False
+            return DEMO_EMAIL, password, existing["slug"] if existing else DEMO_ORG, False
         password = secrets.token_urlsafe(9)
         user = await auth_service.register_user(db, get_redis(), email=DEMO_EMAIL, password=password, name="Demo User")
         await db.execute("UPDATE users SET email_verified_at = now() WHERE id = :id", {"id": user["id"]})
-        org = await tenancy_service.create_org(db, user_id=user["id"], name="Demo Sales", slug=None, currency="USD")
+        created = await tenancy_service.create_org(db, user_id=user["id"], name="Demo Sales", slug=None, currency="USD")
         await seed_bulk(
             config.database_url or "",
-            org_id=org["id"],
+            org_id=created["id"],
             owner_id=user["id"],
             contacts=contacts,
             companies=companies,
@@ -113,7 +113,7 @@ async def _ensure_demo(
         login_file.parent.mkdir(parents=True, exist_ok=True)
         login_file.write_text(password)
         login_file.chmod(0o600)
-        return DEMO_EMAIL, password, org["slug"], True
+        return DEMO_EMAIL, password, created["slug"], True
 
     result: tuple[str, str | None, str, bool] = await _with_app(config, work)
     return result

@@ -31,7 +31,8 @@ class OrjsonProvider(DefaultJSONProvider):
     def response(self, *args: Any, **kwargs: Any) -> Response:
         obj = self._prepare_response_obj(args, kwargs)
         body = orjson.dumps(obj, default=_default, option=OPTIONS)
-        return self._app.response_class(body, mimetype="application/json")  # type: ignore[attr-defined]
+        response: Response = self._app.response_class(body, mimetype="application/json")  # type: ignore[arg-type,assignment]
+        return response
 
 
 def dumps(obj: Any) -> bytes:

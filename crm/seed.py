@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import asyncpg
 
@@ -92,7 +93,7 @@ def spread_positions(n: int) -> list[str]:
     return keys
 
 
-async def _copy(conn: asyncpg.Connection, table: str, columns: list[str], rows: list[tuple]) -> None:  # type: ignore[type-arg]
+async def _copy(conn: asyncpg.Connection, table: str, columns: list[str], rows: list[tuple[Any, ...]]) -> None:
     await conn.copy_records_to_table(table, records=rows, columns=columns)
 
 
@@ -124,7 +125,7 @@ async def seed_bulk(
             company_ids: list[int] = []
             for start in range(0, companies, batch):
                 n = min(batch, companies - start)
-                rows = [
+                rows: list[tuple[Any, ...]] = [
                     (
                         org_id,
                         f"{rng.choice(COMPANY_A)} {rng.choice(COMPANY_B)} {start + i}",
@@ -272,7 +273,7 @@ async def seed_bulk(
         await conn.close()
 
 
-async def recompute_rollups(conn: asyncpg.Connection, org_id: int) -> None:  # type: ignore[type-arg]
+async def recompute_rollups(conn: asyncpg.Connection, org_id: int) -> None:
     """Rebuild the trigger-kept rollups of one org from the rows."""
     await conn.execute("DELETE FROM deal_stage_totals WHERE org_id = $1", org_id)
     await conn.execute(

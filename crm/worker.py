@@ -15,6 +15,8 @@ import os
 import signal
 from datetime import UTC, datetime
 
+from quart import Quart
+
 from crm.config import Config
 
 log = logging.getLogger(__name__)
@@ -22,7 +24,7 @@ log = logging.getLogger(__name__)
 REMINDER_EVERY = float(os.environ.get("TINYCRM_REMINDER_EVERY", "30"))
 
 
-async def reminders_round(app) -> int:  # type: ignore[no-untyped-def]
+async def reminders_round(app: Quart) -> int:
     from crm.notifications.service import send_due_reminders
 
     async with app.app_context():
