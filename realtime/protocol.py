@@ -25,6 +25,7 @@ can crash the server or another user's connection.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import time
@@ -160,6 +161,16 @@ async def _admit(sio: socketio.AsyncServer, app: Quart, sid: str) -> SocketConte
     return SocketContext(sio, app, sid, int(session["user_id"]), str(session["session_id"]))
 
 
+def handler_slots(app: Quart) -> asyncio.Semaphore:
+    """Bounds concurrent socket work so a burst of connects or events queues here instead of
+    exhausting the shared Redis pool (redis-py raises "Too many connections" past its size)."""
+    slots = app.extensions.get("socket_handler_slots")
+    if slots is None:
+        size = max(4, app.config["TINYCRM"].redis_pool_max // 2)
+        slots = app.extensions["socket_handler_slots"] = asyncio.Semaphore(size)
+    return slots
+
+
 def _validation_fields(exc: ValidationError) -> dict[str, str]:
     fields: dict[str, str] = {}
     for problem in exc.errors():
@@ -169,6 +180,19 @@ def _validation_fields(exc: ValidationError) -> dict[str, str]:
 
 
 async def dispatch(
+    sio: socketio.AsyncServer,
+    app: Quart,
+    sid: str,
+    args: tuple[Any, ...],
+    payload: type[Payload] | None,
+    max_bytes: int,
+    handler: Handler,
+) -> dict[str, Any]:
+    async with handler_slots(app):
+        return await _dispatch(sio, app, sid, args, payload, max_bytes, handler)
+
+
+async def _dispatch(
     sio: socketio.AsyncServer,
     app: Quart,
     sid: str,
@@ -234,7 +258,8 @@ def register_fallback(sio: socketio.AsyncServer, app: Quart) -> None:
     """Unknown events get an error ack (and count against the sender's rate limit)."""
 
     async def unknown(event: str, sid: str, *args: Any) -> dict[str, Any]:
-        admitted = await _admit(sio, app, sid)
+        async with handler_slots(app):
+            admitted = await _admit(sio, app, sid)
         if not isinstance(admitted, SocketContext):
             return admitted
         return error("unknown_event", f"Unknown event {str(event)[:64]!r}.")

@@ -26,6 +26,7 @@ from crm.config import Config
 from realtime import handlers, relay, rooms
 from realtime.bus import EventBus
 from realtime.presence import Presence
+from realtime.protocol import handler_slots
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +159,8 @@ def register_connect(sio: socketio.AsyncServer, app: Quart, config: Config) -> N
     async def connect(sid: str, environ: dict[str, Any], auth: Any = None) -> bool:
         ip = client_ip(environ, config.trusted_proxies)
         try:
-            session = await authenticate(app, environ, auth)
+            async with handler_slots(app):
+                session = await authenticate(app, environ, auth)
         except Exception:  # a backing service failed: refuse rather than crash the handshake
             log.exception("authenticating a socket from %s failed", ip)
             session = None

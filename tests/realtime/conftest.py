@@ -222,6 +222,7 @@ def instance_env(database_url: str, redis_url: str, channel: str, secret: str) -
         "RATE_LIMIT_AUTH": "100000/60",
         "RATE_LIMIT_SEARCH": "100000/60",
         "LOG_LEVEL": "WARNING",
+        "DB_POOL_MAX": "4",
     }
 
 
