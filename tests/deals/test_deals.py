@@ -7,7 +7,7 @@ from typing import Any
 import asyncpg
 
 from tests.deals.conftest import new_company, new_contact, new_deal, table_counts
-from tests.helpers import User
+from tests.helpers import Api, User
 
 DEAL_FIELDS = {
     "id",
@@ -209,4 +209,27 @@ async def test_another_orgs_deal_is_404_on_every_route(
         assert response.status == 404, route
     listed = await alice.get(f"{base}/deals")
     assert listed.json["items"] == []
+    assert await table_counts(sql) == before
+
+
+async def test_anonymous_callers_get_401_and_oversize_bodies_413(
+    api: Api, alice: User, base: str, sql: asyncpg.Connection
+) -> None:
+    deal = await new_deal(alice, base)
+    for method, path in (
+        ("GET", f"{base}/deals"),
+        ("GET", f"{base}/deals/{deal['id']}"),
+        ("GET", f"{base}/pipeline"),
+        ("GET", f"{base}/stages"),
+        ("POST", f"{base}/deals"),
+        ("POST", f"{base}/deals/{deal['id']}/move"),
+        ("GET", f"{base}/activities"),
+    ):
+        response = await api.request(method, path, json={})
+        assert response.status == 401, path
+        assert response.json["error"]["code"] == "not_authenticated"
+    before = await table_counts(sql)
+    huge = await alice.post(f"{base}/deals", json={"title": "x", "notes": "y" * 2_000_000})
+    assert huge.status == 413
+    assert huge.json["error"]["code"] == "payload_too_large"
     assert await table_counts(sql) == before
