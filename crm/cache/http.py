@@ -101,10 +101,10 @@ def cached_response(
             store = current_app.extensions["cache"]
 
             async def compute() -> bytes:
-                response = await current_app.make_response(await func(*args, **kwargs))
+                response = cast(Response, await current_app.make_response(await func(*args, **kwargs)))
                 if response.status_code != 200:
                     raise _Uncacheable(response)
-                return cast(bytes, await response.get_data())
+                return await response.get_data(as_text=False)
 
             try:
                 body, outcome = await store.get_or_compute(

@@ -5,9 +5,11 @@ back. Each reader notes, before it sends its GET, what the finished writes
 guarantee (a version, a count), and checks the answer against it. Any answer
 older than a write that finished before the read started is a stale read.
 
-`test_the_broken_order_serves_stale_records` runs the record race with the store's
-miss path replaced by the classic bug (query first, read the generation after) and
-sees stale reads, so these tests can tell the difference.
+The two interleaving tests force the losing schedule (a reader's query, then a
+write finishes, then the reader stores): the correct order never serves that
+result afterwards; the classic bug (query first, read the generation after, as in
+`broken_get_or_compute`) does. tests/cache/test_race.py also runs the broken order
+through thousands of random interleavings and sees it serve stale reads.
 """
 
 from __future__ import annotations
@@ -206,9 +208,44 @@ async def broken_get_or_compute(
     return value, "miss"
 
 
-async def test_the_broken_order_serves_stale_records(
+async def interleaved_read_around_a_write(alice: User, org: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> int:
+    """The race forced: a reader's query runs, then a write commits and answers, then the reader
+    stores its result. Answers the version a GET sent after all that returns (the write made it 2)."""
+    base = f"/api/v1/orgs/{org['slug']}/contacts"
+    contact = await created(alice, base, {"first_name": "Ira", "last_name": "Interleaved"})
+    queried, written = asyncio.Event(), asyncio.Event()
+    get_or_compute = CacheStore.get_or_compute
+
+    async def paused(self: CacheStore, **kwargs: Any) -> tuple[bytes, str]:
+        compute = kwargs["compute"]
+
+        async def query_then_wait() -> bytes:
+            value = await compute()
+            queried.set()
+            await written.wait()
+            return value
+
+        return await get_or_compute(self, **{**kwargs, "compute": query_then_wait})
+
+    monkeypatch.setattr(CacheStore, "get_or_compute", paused)
+    slow_read = asyncio.create_task(alice.get(f"{base}/{contact['id']}"))
+    async with asyncio.timeout(10):
+        await queried.wait()
+    await ok(alice, "PATCH", f"{base}/{contact['id']}", {"title": "CTO", "version": 1})
+    written.set()
+    assert (await slow_read).json["version"] == 1  # it started before the write: fine
+    monkeypatch.setattr(CacheStore, "get_or_compute", get_or_compute)
+    return int((await alice.get(f"{base}/{contact['id']}")).json["version"])
+
+
+async def test_a_read_whose_query_straddles_a_write_is_never_served_after_it(
+    alice: User, org: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert await interleaved_read_around_a_write(alice, org, monkeypatch) == 2
+
+
+async def test_the_broken_order_serves_the_straddling_read_as_stale(
     alice: User, org: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(CacheStore, "get_or_compute", broken_get_or_compute)
-    tally = await record_race(alice, org, *RECORDS[0])
-    assert tally.stale > 0, "the race could not tell the broken order from the correct one"
+    assert await interleaved_read_around_a_write(alice, org, monkeypatch) == 1

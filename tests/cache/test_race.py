@@ -97,7 +97,10 @@ async def test_no_read_after_a_finished_write_is_stale(db: Database, store: Cach
 
 async def test_the_broken_order_serves_stale_reads(db: Database, store: CacheStore) -> None:
     org_id = await make_org(db, "race-broken")
-    race = await run(db, store, org_id, read_broken)
+    for _attempt in range(3):  # random schedules: one run nearly always suffices, three make it certain enough
+        race = await run(db, store, org_id, read_broken)
+        if race.stale:
+            break
     assert race.hits > 0
     print(f"broken order: {race.stale} stale of {race.reads} reads ({race.hits} hits)")
     assert race.stale > 0, "the race test could not tell the broken order from the correct one"
