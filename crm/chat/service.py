@@ -166,8 +166,9 @@ async def deal_thread(db: Database, *, org: OrgScope, deal_id: int) -> dict[str,
 
 
 async def _editable_channel(db: Database, *, org: OrgScope, channel_id: int) -> dict[str, Any]:
-    channel = await visible_channel(db, org=org, channel_id=channel_id)
+    # lock first, so the version and members read next are the ones this write changes
     await queries.select_channel_for_update(db, org_id=org.id, channel_id=channel_id)
+    channel = await visible_channel(db, org=org, channel_id=channel_id)
     if channel["kind"] not in ("public", "private"):
         raise APIError(403, "channel_not_editable", "Only public and private channels can be changed.")
     return channel
