@@ -257,3 +257,83 @@ async def test_list_rows_follow_teammates_changes_live(server: Instance, make_us
     await expect(row).to_contain_text("Row deal, renamed")
     await _create(alice, server, org, "deals", {"title": "Brand new deal"})
     await expect(bob.page.locator("[data-rows] tr", has_text="Brand new deal")).to_be_visible()
+
+
+async def test_a_teammates_change_to_the_field_being_typed_in_asks_before_overwriting(
+    server: Instance, make_user: Any
+) -> None:
+    alice, bob = await make_user("Alice Typing"), await make_user("Bob Typing")
+    org = await _org(server, alice, "Typing Co", bob)
+    deal = await _create(alice, server, org, "deals", {"title": "Original", "amount": 100})
+    page = alice.page
+    await page.goto(f"/o/{org['slug']}/deals/{deal['id']}")
+    await page.get_by_label("Title").fill("Alice is still typing")  # not saved yet
+    status, body = await api_call(
+        bob,
+        server,
+        "PATCH",
+        f"/api/v1/orgs/{org['slug']}/deals/{deal['id']}",
+        {"title": "Bob got there first", "amount": 900, "version": deal["version"]},
+    )
+    assert status == 200, body
+    await expect(page.locator("[data-conflict]")).to_be_visible()
+    await expect(page.get_by_label("Title")).to_have_value("Alice is still typing")
+    await expect(page.locator('[data-theirs="title"]')).to_have_text("Their value: Bob got there first")
+    await expect(page.get_by_label("Amount (USD)")).to_have_value("9")  # untouched fields follow live
+
+    await page.get_by_role("button", name="Use their values").click()
+    await expect(page.locator("[data-conflict]")).to_be_hidden()
+    await expect(page.get_by_label("Title")).to_have_value("Bob got there first")
+    await expect(page.get_by_label("Title")).to_be_focused()
+
+
+async def test_the_deal_chat_thread_delivers_messages_live(server: Instance, make_user: Any) -> None:
+    alice, bob = await make_user("Alice Chat"), await make_user("Bob Chat")
+    org = await _org(server, alice, "Thread Co", bob)
+    deal = await _create(alice, server, org, "deals", {"title": "Chatty deal"})
+    for user in (alice, bob):
+        await user.page.goto(f"/o/{org['slug']}/deals/{deal['id']}")
+        await expect(user.page.locator("[data-thread-status]")).to_have_text("No messages yet. Start the conversation.")
+    box = alice.page.get_by_role("textbox", name="Message")
+    await box.fill("Can we close by Friday?")
+    await box.press("Enter")
+    await expect(alice.page.locator("[data-messages] li")).to_have_count(1)
+    await expect(box).to_have_value("")
+    await expect(bob.page.locator("[data-messages] li", has_text="Can we close by Friday?")).to_contain_text(
+        "Alice Chat"
+    )
+
+
+async def test_deals_list_quick_create_and_proper_error_pages(server: Instance, make_user: Any) -> None:
+    alice, viewer = await make_user("Alice Deals"), await make_user("Vic Viewer")
+    org = await _org(server, alice, "Deal List Co")
+    status, body = await api_call(
+        alice, server, "POST", f"/api/v1/orgs/{org['slug']}/members", {"email": viewer.email, "role": "viewer"}
+    )
+    assert status == 201, body
+    page = alice.page
+    await page.goto(f"/o/{org['slug']}/deals")
+    await page.get_by_text("New deal").click()
+    form = page.locator("[data-quick-create]")
+    await form.get_by_label("Title").fill("Listed deal")
+    await form.get_by_label("Amount (USD)").fill("-5")
+    await form.get_by_role("button", name="Create").click()
+    await expect(form.locator('[data-field-error="amount"]')).not_to_be_empty()
+    await form.get_by_label("Amount (USD)").fill("75")
+    await form.get_by_label("Stage").select_option(label="Proposal")
+    await form.get_by_role("button", name="Create").click()
+    row = page.locator("[data-rows] tr", has_text="Listed deal")
+    await expect(row).to_contain_text("Proposal")
+    await expect(row).to_contain_text("$75")
+    await page.get_by_label("Stage", exact=True).first.select_option(label="Lead")
+    await expect(page.locator("[data-list-status]")).to_have_text("No deals match.")
+
+    # a viewer reads the deal but cannot edit it; a missing deal is a proper page
+    status, deals = await api_call(alice, server, "GET", f"/api/v1/orgs/{org['slug']}/deals")
+    assert status == 200, deals
+    await viewer.page.goto(f"/o/{org['slug']}/deals/{deals['items'][0]['id']}")
+    await expect(viewer.page.get_by_label("Title")).to_be_disabled()
+    await expect(viewer.page.locator("[data-activity-form]")).to_have_count(0)
+    response = await viewer.page.goto(f"/o/{org['slug']}/deals/999999")
+    assert response is not None and response.status == 404
+    await expect(viewer.page.get_by_role("heading", name="Not found")).to_be_visible()
