@@ -48,6 +48,7 @@ class ActivityFilters:
     due_before: datetime | None = None
     due_after: datetime | None = None
     type: str | None = None
+    tsquery: str | None = None  # already built from words by the route (never raw input)
 
 
 def _filter_sql(filters: ActivityFilters, params: dict[str, Any]) -> str:
@@ -63,6 +64,10 @@ def _filter_sql(filters: ActivityFilters, params: dict[str, Any]) -> str:
     if filters.due_after is not None:
         clauses.append("a.due_at >= :f_due_after")
         params["f_due_after"] = filters.due_after
+    if filters.tsquery is not None:
+        # matches the expression of activities_subject_search_idx (0008)
+        clauses.append("to_tsvector('simple', a.subject) @@ to_tsquery('simple', :f_tsquery)")
+        params["f_tsquery"] = filters.tsquery
     return "".join(f" AND {clause}" for clause in clauses)
 
 

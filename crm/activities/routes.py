@@ -13,7 +13,7 @@ from crm.activities.queries import SORTS, ActivityFilters
 from crm.activities.schemas import ACTIVITY_TYPES, ActivityList, ActivityOut, CreateActivity, UpdateActivity
 from crm.auth.guard import login_required
 from crm.db import get_db
-from crm.deals.common import parse_choice, parse_datetime_param, parse_if_match, required_version
+from crm.deals.common import parse_choice, parse_datetime_param, parse_if_match, prefix_tsquery, required_version
 from crm.errors import APIError
 from crm.http import parse_int_param, parse_limit
 from crm.tenancy.scope import OrgScope
@@ -43,6 +43,7 @@ async def list_activities(org: OrgScope) -> dict[str, Any]:
         due_before=parse_datetime_param("due_before", args.get("due_before")),
         due_after=parse_datetime_param("due_after", args.get("due_after")),
         type=parse_choice("type", args.get("type"), ACTIVITY_TYPES),
+        tsquery=prefix_tsquery(args.get("q")),
     )
     limit = parse_limit(args.get("limit"))
     return await service.list_activities(

@@ -111,6 +111,8 @@ async def test_list_filters(alice: User, member: User, base: str, org: dict[str,
     assert await ids("due_before=2030-02-01T10:00:00Z") == [on_deal["id"]]
     assert await ids("due_after=2030-02-01T10:00:00Z") == [on_company["id"], on_contact["id"]]
     assert await ids("sort=-due_at") == [undated_done["id"], on_contact["id"], on_company["id"], on_deal["id"]]
+    assert await ids("q=follow") == [on_deal["id"], on_company["id"], on_contact["id"], undated_done["id"]]
+    assert await ids("q=nothing+like+it") == []
     assert await ids("sort=created_at") == [on_deal["id"], on_company["id"], on_contact["id"], undated_done["id"]]
 
 
