@@ -6,10 +6,11 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
+import aiohttp
 import pytest
 import socketio
 
-from tests.realtime.conftest import TIMEOUT, Instance, LiveClient, Person
+from tests.realtime.conftest import PASSWORD, TIMEOUT, Instance, LiveClient, Person
 
 
 async def test_connect_without_valid_credentials_is_refused(
@@ -82,3 +83,32 @@ async def test_flood_is_refused_then_disconnected(
         await flooder.sio.emit("org:join", {"org": org["slug"]})
     await asyncio.wait_for(flooder.disconnected.wait(), TIMEOUT)
     assert (await bystander.join(org["slug"]))["ok"] is True
+
+
+async def test_browser_session_cookie_connects_only_from_base_url_origin(
+    instances: tuple[Instance, Instance], alice: Person, org: dict[str, Any]
+) -> None:
+    async with aiohttp.ClientSession() as http:
+        form = {"email": alice.email, "password": PASSWORD}
+        async with http.post(f"{instances[0].url}/api/v1/auth/login", json=form) as response:
+            assert response.status == 200
+            cookie = response.cookies["tc_session"].value
+
+    headers = {"Cookie": f"tc_session={cookie}"}
+    ours = socketio.AsyncClient(reconnection=False)
+    await ours.connect(
+        instances[1].url, headers={**headers, "Origin": "http://localhost"}, transports=["websocket"],
+        wait_timeout=TIMEOUT,
+    )  # fmt: skip
+    try:
+        ack = await ours.call("org:join", {"org": org["slug"]}, timeout=TIMEOUT)
+        assert ack["ok"] is True and ack["org"] == org["id"]
+    finally:
+        await ours.disconnect()
+
+    theirs = socketio.AsyncClient(reconnection=False)
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        await theirs.connect(
+            instances[1].url, headers={**headers, "Origin": "http://evil.example"}, transports=["websocket"],
+            wait_timeout=TIMEOUT,
+        )  # fmt: skip

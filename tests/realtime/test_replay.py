@@ -12,6 +12,7 @@ import pytest
 import redis.asyncio as aioredis
 from quart import Quart
 
+from crm.uow import write_transaction
 from tests.realtime.conftest import Instance, Person, free_port
 
 
@@ -115,3 +116,17 @@ async def test_redis_outage_during_a_burst_loses_no_event(
     received = [await client.next_event() for _ in range(30)]
     assert [e["seq"] for e in received] == list(range(start + 1, start + 31))
     assert [e["data"]["name"] for e in received] == [f"Burst {n}" for n in range(30)]
+
+
+async def test_relay_publishes_events_whose_publisher_died_after_commit(
+    app: Quart, instances: tuple[Instance, Instance], alice: Person, org: dict[str, Any]
+) -> None:
+    client = await alice.connect(instances[1])
+    start = (await client.join(org["slug"]))["seq"]
+    # the test process commits without any publisher, like an instance killed right after COMMIT
+    async with app.app_context(), write_transaction(app.extensions["db"]) as tx:
+        for n in range(3):
+            await tx.event(org["id"], "note.stranded", actor=alice.id, data={"n": n})
+
+    received = [await client.next_event() for _ in range(3)]
+    assert [(e["seq"], e["data"]["n"]) for e in received] == [(start + 1, 0), (start + 2, 1), (start + 3, 2)]
