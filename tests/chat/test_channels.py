@@ -139,3 +139,31 @@ async def test_channel_events_reach_only_private_members(team: dict[str, User], 
         {"scope": "org"},
         {"scope": "users", "user_ids": sorted([alice.id, bob.id])},
     ]
+
+
+async def test_removed_member_is_left_out_of_later_events(
+    team: dict[str, User], base: str, make_channel: Any, send: Any, sql: Any
+) -> None:
+    alice, bob, carol = team["alice"], team["bob"], team["carol"]
+    channel = await make_channel(alice, "leads", "private", [bob.id, carol.id])
+    await send(alice, channel["id"], "before")
+    assert (await alice.delete(f"{base}/channels/{channel['id']}/members/{carol.id}")).status == 204
+    await send(alice, channel["id"], "after")
+    audiences = {e["data"]["message"]["body"]: e["audience"]["user_ids"] for e in await outbox(sql, "chat.message")}
+    assert audiences == {"before": sorted([alice.id, bob.id, carol.id]), "after": sorted([alice.id, bob.id])}
+    removal = (await outbox(sql, "chat.channel"))[-1]
+    assert removal["data"]["removed_user_id"] == carol.id and carol.id in removal["audience"]["user_ids"]
+
+
+async def test_mention_in_a_deal_thread_brings_it_into_the_channel_list(
+    team: dict[str, User], base: str, send: Any
+) -> None:
+    alice, bob = team["alice"], team["bob"]
+    deal = (await alice.post(f"{base}/deals", json={"title": "Hooli"})).json
+    thread = (await alice.get(f"{base}/deals/{deal['id']}/thread")).json
+    await send(alice, thread["id"], "@bob can you take this one?")
+    listed = (await bob.get(f"{base}/channels?kind=deal")).json["items"]
+    assert [(c["id"], c["deal_id"], c["unread_count"]) for c in listed] == [(thread["id"], deal["id"], 1)]
+    note = (await bob.get(f"{base}/notifications")).json["items"][0]
+    assert note["title"] == "Alice Adams mentioned you in a deal thread"
+    assert note["data"] == {"channel_id": thread["id"], "message_id": note["data"]["message_id"], "deal_id": deal["id"]}
