@@ -105,3 +105,23 @@ async def test_worker_sends_due_reminders(app, alice, org, database_url: str, re
     inbox = await alice.get(f"/api/v1/orgs/{org['slug']}/notifications")
     reminders = [n for n in inbox.json["items"] if "Call Ada back" in (n.get("title", "") + n.get("body", ""))]
     assert len(reminders) == 1
+
+
+async def test_worker_prunes_long_ended_sessions_only(app, alice, database_url: str) -> None:  # type: ignore[no-untyped-def]
+    from crm.db import get_db
+    from crm.worker import prune_auth_state
+
+    async with app.app_context():
+        db = get_db()
+        rows = await db.fetch_all("SELECT id FROM user_sessions")
+        assert len(rows) == 1  # alice's live session
+        live = rows[0]["id"]
+        await db.execute(
+            "INSERT INTO user_sessions (id, user_id, expires_at) VALUES"
+            " ('old-expired', :u, now() - interval '40 days'), ('recently-expired', :u, now() - interval '1 day')",
+            {"u": alice.id or await db.fetch_val("SELECT id FROM users")},
+        )
+        assert await prune_auth_state(db) == 1
+        left = {r["id"] for r in await db.fetch_all("SELECT id FROM user_sessions")}
+        assert left == {live, "recently-expired"}
+    assert (await alice.get("/api/v1/me")).status == 200
