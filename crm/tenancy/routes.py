@@ -50,6 +50,7 @@ async def update_org(org: OrgScope, data: UpdateOrg) -> dict[str, Any]:
 
 @blueprint.get("/orgs/<org>/members")
 @login_required
+@cache.cached_response("members:list", depends=("members",), ttl=cache.TTL_LIST)
 @validate_response(MemberList)
 async def list_members(org: OrgScope) -> dict[str, Any]:
     members = await queries.select_members(get_db(), org_id=org.id)

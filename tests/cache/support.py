@@ -35,6 +35,7 @@ class Records:
             "dashboard:won-over-time": f"{b}/dashboard/won-over-time",
             "search": f"{b}/search?q=jane",
             "org": b,
+            "members:list": f"{b}/members",
         }
 
 

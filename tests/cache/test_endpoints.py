@@ -55,10 +55,11 @@ async def test_owner_me_is_cached_per_caller(api: Api, alice: User, org: dict[st
 
 
 async def test_each_write_invalidates_exactly_the_views_it_changes_and_no_other_org(
-    alice: User, bob: User, org: dict[str, Any]
+    api: Api, alice: User, bob: User, org: dict[str, Any]
 ) -> None:
     records = await seed_records(alice, org)
     other = await seed_records(bob, await bob.create_org("Rival Corp"))
+    await api.signup("mo@example.com", "Mo Member")
     views, other_views = records.views(), other.views()
     await outcomes(alice, views)
     await outcomes(bob, other_views)
@@ -105,6 +106,7 @@ async def test_each_write_invalidates_exactly_the_views_it_changes_and_no_other_
             {"stages:list", "pipeline", "deals:list", "deals:record", "search", *dashboard},
         ),
         ("PATCH", base, {"name": "Acme Renamed"}, {"org", *dashboard}),
+        ("POST", f"{base}/members", {"email": "mo@example.com", "role": "member"}, {"members:list"}),
     ]
     for method, path, body, expected in writes:
         response = await alice.request(method, path, json=body)
