@@ -84,7 +84,7 @@ function chartOptions(id) {
   const grid = css("--border") || "#d0d7de";
   const reduced = window.matchMedia("(prefers-reduced-motion: reduce)").matches;
   const axis = { ticks: { color: text }, grid: { color: grid } };
-  const money = { ...axis, ticks: { color: text, callback: (v) => cash(v * 100) } };
+  const money = { ...axis, ticks: { color: text, precision: 0, callback: (v) => cash(v * 100) } };
   return {
     responsive: true,
     maintainAspectRatio: false,

@@ -110,7 +110,7 @@ function renderFoot() {
   moreButton.hidden = !view.cursor;
   endNote.hidden = Boolean(view.cursor) || view.order.length === 0;
   statusNode.textContent = view.order.length
-    ? `${view.order.length} ${kind} shown${view.cursor ? "; more load as you scroll" : ""}.`
+    ? `${view.order.length} ${view.order.length === 1 ? single : kind} shown${view.cursor ? "; more load as you scroll" : ""}.`
     : `No ${kind} match.`;
 }
 

@@ -1,1 +1,1 @@
-import{a as o}from"./chunks/chunk-GVH4HKGS.js";import{a as t}from"./chunks/chunk-CTLU2FT5.js";import{a as r}from"./chunks/chunk-7YXTXC5N.js";import"./chunks/chunk-MR2SPORM.js";export{t as Chart,o as Sortable,r as io};
+import{a as r}from"./chunks/chunk-GVH4HKGS.js";import{a as t}from"./chunks/chunk-CTLU2FT5.js";import{a as o}from"./chunks/chunk-7YXTXC5N.js";import"./chunks/chunk-MR2SPORM.js";export{t as Chart,r as Sortable,o as io};
