@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import redis.asyncio as aioredis
 from databases import Database
@@ -138,3 +139,25 @@ async def test_org_rows_feed_views_from_postgresql(store: CacheStore, db: Databa
         org_id=org_id, kind="org", depends=("org",), digest="d", ttl=60, compute=version
     )
     assert (first, second, outcome) == (b"1", b"2", "miss")
+
+
+async def test_cached_answers_the_same_json_shapes_on_a_miss_and_a_hit(app: Any) -> None:
+    from datetime import UTC, datetime
+
+    from crm import cache
+
+    calls = 0
+
+    async def compute() -> dict[str, Any]:
+        nonlocal calls
+        calls += 1
+        return {"as_of": datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC), "open_deals": 3}
+
+    async with app.app_context():
+        args = {"org_id": 9, "kind": "dashboard:stats", "depends": STATS, "ttl": 60, "compute": compute}
+        first = await cache.cached(**args, params={"months": "12"})
+        second = await cache.cached(**args, params={"months": 12})
+        await cache.bump(app.extensions["redis"], 9, "dashboard")
+        third = await cache.cached(**args, params={"months": "12"})
+    assert first == second == third == {"as_of": "2026-01-02T03:04:05+00:00", "open_deals": 3}
+    assert calls == 2
