@@ -12,7 +12,7 @@ from databases import Database
 from crm.activities import events, queries
 from crm.activities.queries import ActivityFilters
 from crm.db import Row
-from crm.deals.common import foreign_key_error
+from crm.deals.common import foreign_key_error, retry_on_deadlock
 from crm.errors import APIError
 from crm.http import decode_cursor, encode_cursor
 from crm.tenancy.scope import OrgScope
@@ -43,6 +43,7 @@ async def get_activity(db: Database, *, org: OrgScope, activity_id: int) -> dict
     return events.activity_record(activity)
 
 
+@retry_on_deadlock
 async def create_activity(db: Database, *, org: OrgScope, fields: dict[str, Any]) -> dict[str, Any]:
     """Log or schedule an activity; the caller owns it unless owner_id says otherwise."""
     values = {**fields, "done": fields.get("done", False), "owner_id": fields.get("owner_id", org.user_id)}
@@ -56,6 +57,7 @@ async def create_activity(db: Database, *, org: OrgScope, fields: dict[str, Any]
     return record
 
 
+@retry_on_deadlock
 async def update_activity(
     db: Database, *, org: OrgScope, activity_id: int, changes: dict[str, Any], version: int
 ) -> dict[str, Any]:
@@ -74,6 +76,7 @@ async def update_activity(
     return record
 
 
+@retry_on_deadlock
 async def delete_activity(db: Database, *, org: OrgScope, activity_id: int, version: int | None) -> None:
     async with write_transaction(db) as tx:
         current = await _locked_activity(db, org=org, activity_id=activity_id, version=version)

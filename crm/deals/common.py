@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 import re
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from functools import wraps
+from typing import Any, TypeVar, cast
 
-from asyncpg.exceptions import ForeignKeyViolationError
+from asyncpg.exceptions import DeadlockDetectedError, ForeignKeyViolationError
 
 from crm.errors import APIError
+
+log = logging.getLogger(__name__)
+F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
+DEADLOCK_ATTEMPTS = 3
 
 # constraint-name fragment -> the request field it is about (0001's composite tenant FKs)
 FK_FIELDS = (
@@ -87,3 +95,22 @@ def parse_choice(name: str, raw: str | None, choices: tuple[str, ...]) -> str | 
     if raw not in choices:
         raise APIError(422, "validation_error", fields={name: f"must be one of {', '.join(choices)}"})
     return raw
+
+
+def retry_on_deadlock(func: F) -> F:
+    """Run a write service again when PostgreSQL picked its transaction as a deadlock victim.
+
+    Rollup triggers of other features update shared rows (per-stage, per-month totals) in
+    data-dependent order; a victim's transaction rolled back whole, so running it again is safe.
+    """
+
+    @wraps(func)
+    async def wrapper(*args: Any, **kwargs: Any) -> Any:
+        for attempt in range(1, DEADLOCK_ATTEMPTS + 1):
+            try:
+                return await func(*args, **kwargs)
+            except DeadlockDetectedError:
+                log.warning("%s lost a deadlock (attempt %d of %d)", func.__name__, attempt, DEADLOCK_ATTEMPTS)
+        raise APIError(409, "write_conflict", "Others are changing the same records; try again.")
+
+    return cast(F, wrapper)

@@ -16,7 +16,7 @@ from databases import Database
 
 from crm.db import Row
 from crm.deals import events, ordering, queries, stage_queries
-from crm.deals.common import foreign_key_error
+from crm.deals.common import foreign_key_error, retry_on_deadlock
 from crm.deals.queries import SORTS, DealFilters
 from crm.errors import APIError
 from crm.http import decode_cursor, encode_cursor
@@ -54,6 +54,18 @@ async def _lock_target_stage(db: Database, *, org: OrgScope, stage_id: int | Non
     return stage
 
 
+async def _lock_stage_pair(db: Database, *, org: OrgScope, source_id: int, target_id: int) -> Row:
+    """Lock the card's old and new columns in id order, so that crossing moves (whose rollup
+    triggers touch both stages' totals) queue instead of deadlocking. Returns the target."""
+    target: Row | None = None
+    for stage_id in sorted({source_id, target_id}):
+        locked = await _lock_target_stage(db, org=org, stage_id=stage_id)
+        if stage_id == target_id:
+            target = locked
+    assert target is not None
+    return target
+
+
 async def _locked_deal(db: Database, *, org: OrgScope, deal_id: int, version: int | None) -> Row:
     deal = await queries.select_deal(db, org_id=org.id, deal_id=deal_id, for_update=True)
     if deal is None:
@@ -75,6 +87,7 @@ async def get_deal(db: Database, *, org: OrgScope, deal_id: int) -> dict[str, An
     return events.deal_record(deal)
 
 
+@retry_on_deadlock
 async def create_deal(db: Database, *, org: OrgScope, fields: dict[str, Any]) -> dict[str, Any]:
     """Create a deal at the bottom of its stage (default: the first open stage), owned by the caller by default."""
     async with write_transaction(db) as tx:
@@ -100,6 +113,7 @@ async def create_deal(db: Database, *, org: OrgScope, fields: dict[str, Any]) ->
     return record
 
 
+@retry_on_deadlock
 async def update_deal(
     db: Database, *, org: OrgScope, deal_id: int, changes: dict[str, Any], version: int
 ) -> dict[str, Any]:
@@ -110,7 +124,7 @@ async def update_deal(
         if not changes:
             return events.deal_record(current)
         if "stage_id" in changes:
-            stage = await _lock_target_stage(db, org=org, stage_id=changes["stage_id"])
+            stage = await _lock_stage_pair(db, org=org, source_id=current["stage_id"], target_id=changes["stage_id"])
             last = await queries.select_last_position(db, org_id=org.id, stage_id=stage["id"], exclude_id=deal_id)
             changes["position"] = ordering.key_between(last, None)
             changes.update(_stage_timestamps(stage["kind"], current))
@@ -166,6 +180,7 @@ async def _gap_for_move(
     return above, below
 
 
+@retry_on_deadlock
 async def move_deal(
     db: Database,
     *,
@@ -179,7 +194,7 @@ async def move_deal(
     """Put a card into a stage between two neighbours (none: bottom). Writes one row."""
     async with write_transaction(db) as tx:
         current = await _locked_deal(db, org=org, deal_id=deal_id, version=version)
-        stage = await _lock_target_stage(db, org=org, stage_id=stage_id)
+        stage = await _lock_stage_pair(db, org=org, source_id=current["stage_id"], target_id=stage_id)
         above, below = await _gap_for_move(
             db, org=org, deal_id=deal_id, stage_id=stage_id, before_id=before_id, after_id=after_id
         )
@@ -205,6 +220,7 @@ async def move_deal(
     return record
 
 
+@retry_on_deadlock
 async def delete_deal(db: Database, *, org: OrgScope, deal_id: int, version: int | None) -> None:
     """Delete a deal; its activities go with it (they only make sense with the deal)."""
     async with write_transaction(db) as tx:

@@ -51,13 +51,15 @@ async def lock_first_open_stage(db: Database, *, org_id: int) -> Row | None:
 
 
 async def lock_stages(db: Database, *, org_id: int) -> list[Row]:
-    """Lock every stage of the org, in board order (structural changes: add, reorder, delete)."""
+    """Lock every stage of the org (structural changes: add, reorder, delete); answer in board order.
+
+    Rows are locked in id order, the order deal moves lock their two columns in.
+    """
     rows = await db.fetch_all(
-        "SELECT s.id, s.kind, s.position FROM pipeline_stages s WHERE s.org_id = :org"
-        " ORDER BY s.position, s.id FOR UPDATE",
+        "SELECT s.id, s.kind, s.position FROM pipeline_stages s WHERE s.org_id = :org ORDER BY s.id FOR UPDATE",
         {"org": org_id},
     )
-    return [row._mapping for row in rows]
+    return sorted((row._mapping for row in rows), key=lambda s: (s["position"], s["id"]))
 
 
 async def stage_has_deals(db: Database, *, org_id: int, stage_id: int) -> bool:

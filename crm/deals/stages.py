@@ -13,6 +13,7 @@ from typing import Any
 from databases import Database
 
 from crm.deals import events, stage_queries
+from crm.deals.common import retry_on_deadlock
 from crm.errors import APIError
 from crm.tenancy.scope import OrgScope
 from crm.uow import WriteTransaction, write_transaction
@@ -47,6 +48,7 @@ async def _stage_out(db: Database, *, org: OrgScope, stage_id: int) -> dict[str,
     return events.stage_record(row)
 
 
+@retry_on_deadlock
 async def create_stage(db: Database, *, org: OrgScope, name: str, kind: str, position: int | None) -> dict[str, Any]:
     """Add a stage at `position` (0 = first column; default: last)."""
     org.require("admin")
@@ -59,6 +61,7 @@ async def create_stage(db: Database, *, org: OrgScope, name: str, kind: str, pos
     return record
 
 
+@retry_on_deadlock
 async def update_stage(
     db: Database, *, org: OrgScope, stage_id: int, changes: dict[str, Any], version: int | None
 ) -> dict[str, Any]:
@@ -89,6 +92,7 @@ async def update_stage(
     return record
 
 
+@retry_on_deadlock
 async def delete_stage(db: Database, *, org: OrgScope, stage_id: int) -> None:
     """Remove an empty stage; the last open stage stays."""
     org.require("admin")

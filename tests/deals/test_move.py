@@ -8,6 +8,7 @@ from typing import Any
 
 import asyncpg
 
+from crm.db import asyncpg_dsn
 from tests.deals.conftest import column_order, new_deal, table_counts
 from tests.helpers import User
 
@@ -209,3 +210,59 @@ async def test_racing_moves_between_the_same_pair_never_collide(
     winners = [deal["id"] for deal, r in zip(movers, responses, strict=True) if r.status == 200]
     order = await column_order(sql, org["id"], proposal)
     assert order[0] == a["id"] and order[-1] == b["id"] and set(order[1:-1]) == set(winners)
+
+
+async def test_crossing_moves_between_two_stages_all_succeed(
+    alice: User, base: str, org: dict[str, Any], stage_ids: dict[str, int], sql: asyncpg.Connection
+) -> None:
+    """Moves in opposite directions touch the same two stage totals; they must not deadlock each other."""
+    lead, won = stage_ids["Lead"], stage_ids["Won"]
+    in_lead = await _column(alice, base, lead, 8)
+    in_won = await _column(alice, base, won, 8)
+    responses = await asyncio.gather(
+        *(move(alice, base, deal, stage_id=won) for deal in in_lead),
+        *(move(alice, base, deal, stage_id=lead) for deal in in_won),
+    )
+    assert [r.status for r in responses] == [200] * 16
+    assert set(await column_order(sql, org["id"], won)) == {d["id"] for d in in_lead}
+    totals = await sql.fetch("SELECT stage_id, count FROM deal_stage_totals WHERE org_id = $1", org["id"])
+    assert {r["stage_id"]: r["count"] for r in totals if r["count"]} == {lead: 8, won: 8}
+
+
+async def _backends_waiting_for_locks(database_url: str) -> None:
+    """Return once some other backend of this database waits for a row lock."""
+    watcher = await asyncpg.connect(asyncpg_dsn(database_url))
+    try:
+        while not await watcher.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+            " AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+        ):
+            await asyncio.sleep(0.01)
+    finally:
+        await watcher.close()
+
+
+async def test_a_move_that_loses_a_deadlock_is_retried_not_a_500(
+    alice: User, base: str, org: dict[str, Any], stage_ids: dict[str, int], database_url: str
+) -> None:
+    lead, won = stage_ids["Lead"], stage_ids["Won"]
+    await new_deal(alice, base, stage_id=won)  # both totals rows exist
+    deal = await new_deal(alice, base)
+    rival = await asyncpg.connect(asyncpg_dsn(database_url))
+    try:
+        transaction = rival.transaction()
+        await transaction.start()
+        # another writer holds the Won total; the move's trigger takes the Lead total, then waits for Won
+        await rival.execute("SELECT 1 FROM deal_stage_totals WHERE stage_id = $1 FOR UPDATE", won)
+        moving = asyncio.create_task(move(alice, base, deal, stage_id=won))
+        await asyncio.wait_for(_backends_waiting_for_locks(database_url), timeout=10)
+        # ... and now wants the Lead total: a deadlock, which PostgreSQL breaks by aborting the move
+        await asyncio.wait_for(
+            rival.execute("UPDATE deal_stage_totals SET count = count WHERE stage_id = $1", lead), timeout=10
+        )
+        await transaction.rollback()
+        response = await asyncio.wait_for(moving, timeout=10)
+    finally:
+        await rival.close()
+    assert response.status == 200, response.json
+    assert response.json["stage_id"] == won and response.json["version"] == 2
