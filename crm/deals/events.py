@@ -37,9 +37,6 @@ def deal_deleted(deal: Mapping[str, Any]) -> dict[str, Any]:
     return deal_record(deal)
 
 
-def stage_changed(stage: Mapping[str, Any]) -> dict[str, Any]:
-    return stage_record(stage)
-
-
-def stages_reordered(stages: list[Mapping[str, Any]]) -> dict[str, Any]:
-    return {"stages": [{"id": s["id"], "position": s["position"]} for s in stages]}
+def stage_changed(stage: Mapping[str, Any], *, order: list[Mapping[str, Any]]) -> dict[str, Any]:
+    """The stage plus `order`, every stage id in board order after the change (columns may shift)."""
+    return {**stage_record(stage), "order": [s["id"] for s in order]}

@@ -55,9 +55,10 @@ async def create_stage(db: Database, *, org: OrgScope, name: str, kind: str, pos
     async with write_transaction(db) as tx:
         stages = await stage_queries.lock_stages(db, org_id=org.id)
         stage_id = await stage_queries.insert_stage(db, org_id=org.id, name=name, kind=kind, position=len(stages))
-        await _renumber(db, org=org, ordered=_place(stages, {"id": stage_id, "position": len(stages)}, position))
+        ordered = _place(stages, {"id": stage_id, "position": len(stages)}, position)
+        await _renumber(db, org=org, ordered=ordered)
         record = await _stage_out(db, org=org, stage_id=stage_id)
-        await _emit(tx, org, "stage.created", events.stage_changed(record))
+        await _emit(tx, org, "stage.created", events.stage_changed(record, order=ordered))
     return record
 
 
@@ -84,11 +85,11 @@ async def update_stage(
         fields = {k: v for k, v in changes.items() if k in ("name", "kind") and current[k] != v}
         if fields:
             await stage_queries.update_stage(db, org_id=org.id, stage_id=stage_id, changes=fields)
-        if "position" in changes:
-            await _renumber(db, org=org, ordered=_place(stages, stage, changes["position"]))
+        ordered = _place(stages, stage, changes["position"]) if "position" in changes else stages
+        await _renumber(db, org=org, ordered=ordered)
         record = await _stage_out(db, org=org, stage_id=stage_id)
         if record["version"] != current["version"]:
-            await _emit(tx, org, "stage.updated", events.stage_changed(record))
+            await _emit(tx, org, "stage.updated", events.stage_changed(record, order=ordered))
     return record
 
 
@@ -107,5 +108,6 @@ async def delete_stage(db: Database, *, org: OrgScope, stage_id: int) -> None:
             raise APIError(409, "last_open_stage", "The pipeline needs at least one open stage.")
         current = await _stage_out(db, org=org, stage_id=stage_id)
         await stage_queries.delete_stage(db, org_id=org.id, stage_id=stage_id)
-        await _renumber(db, org=org, ordered=[s for s in stages if s["id"] != stage_id])
-        await _emit(tx, org, "stage.deleted", events.stage_changed(current))
+        ordered = [s for s in stages if s["id"] != stage_id]
+        await _renumber(db, org=org, ordered=ordered)
+        await _emit(tx, org, "stage.deleted", events.stage_changed(current, order=ordered))

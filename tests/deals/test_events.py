@@ -97,6 +97,8 @@ async def test_stage_and_activity_writes_are_evented(
         "activity.deleted",
     ]
     assert events[0]["data"]["id"] == stage["id"]
+    assert events[0]["data"]["order"] == [*stage_ids.values(), stage["id"]]
+    assert events[2]["data"]["order"] == list(stage_ids.values())
     assert events[3]["data"] == activity
     assert events[4]["data"] == done
     assert events[5]["data"]["id"] == activity["id"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import asyncpg
@@ -43,6 +44,17 @@ async def test_rename_and_reorder(alice: User, base: str, stage_ids: dict[str, i
     assert response.json["name"] == "Closed won"
     names = [s["name"] for s in (await alice.get(f"{base}/stages")).json["items"]]
     assert names == ["Closed won", "Lead", "Qualified", "Proposal", "Negotiation", "Lost"]
+
+
+async def test_moving_a_stage_reports_the_new_column_order(
+    alice: User, base: str, stage_ids: dict[str, int], sql: asyncpg.Connection
+) -> None:
+    response = await alice.patch(f"{base}/stages/{stage_ids['Lost']}", json={"position": 1})
+    assert response.status == 200
+    data = await sql.fetchval("SELECT data FROM events WHERE type = 'stage.updated'")
+    ids = list(stage_ids.values())
+    assert json.loads(data)["order"] == [ids[0], ids[5], *ids[1:5]]
+    assert [s["id"] for s in (await alice.get(f"{base}/stages")).json["items"]] == [ids[0], ids[5], *ids[1:5]]
 
 
 async def test_stale_stage_version_is_409(alice: User, base: str, stage_ids: dict[str, int]) -> None:
