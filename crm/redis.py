@@ -23,13 +23,17 @@ T = TypeVar("T")
 
 
 def client_from_url(url: str, *, max_connections: int = 50) -> aioredis.Redis:
-    return aioredis.Redis.from_url(
+    # A blocking pool waits for a free connection: the default pool raises "Too many connections"
+    # (a ConnectionError) under a burst, which would open the breaker and fail rate limits open.
+    pool = aioredis.BlockingConnectionPool.from_url(
         url,
         max_connections=max_connections,
+        timeout=1.0,
         socket_timeout=1.0,
         socket_connect_timeout=0.5,
         health_check_interval=30,
     )
+    return aioredis.Redis.from_pool(pool)  # the client owns the pool: aclose() closes it
 
 
 class Breaker:

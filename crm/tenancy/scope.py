@@ -4,7 +4,7 @@ One app-wide `before_request` runs it for every route with `<org>`, so a new
 route cannot forget it. Non-members get 404 (never 403 across orgs); viewers
 get 403 on writes; an org that requires 2FA refuses members without it (403).
 
-The caller's role is cached in Redis under the org's "members" generation and
+The caller's role is cached (crm.cache) under the org's "members" generation and
 the org's metadata under its "org" generation (both bumped after commit by the
 writers), so a role change or removal is seen by every instance on its next
 request. Generations are read before PostgreSQL, so a stale answer is stored
@@ -16,18 +16,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
 from quart import request
 
+from crm import cache
 from crm.auth.guard import SAFE_METHODS, Principal, require_principal
-from crm.cache import generation_key
 from crm.db import get_db
 from crm.errors import APIError
 from crm.redis import get_redis
 
 ROLE_RANK = {"viewer": 0, "member": 1, "admin": 2, "owner": 3}
-CACHE_TTL = 300  # permissions: 5 min, a safety net behind the generations
-NOT_MEMBER = "-"
+CACHE_TTL = cache.TTL_PERMISSIONS  # 5 min, a safety net behind the generations
 
 
 @dataclass(frozen=True)
@@ -69,44 +67,59 @@ def slug_key(slug: str) -> str:
     return f"tc:orgslug:{slug}"
 
 
-def meta_key(org_id: int, generation: int) -> str:
-    return f"tc:{org_id}:org:{generation}:meta"
-
-
-def member_key(org_id: int, generation: int, user_id: int) -> str:
-    return f"tc:{org_id}:members:{generation}:{user_id}"
-
-
 def _valid_ref(org_ref: str) -> bool:
     if not org_ref or len(org_ref) > 64:
         return False
     return not org_ref.isdigit() or 0 < int(org_ref) < 2**63
 
 
-async def _org_id_of(org_ref: str) -> int | None:
-    if org_ref.isdigit():
-        return int(org_ref)
-    cached = await get_redis().guarded(lambda c: c.get(slug_key(org_ref)), None)
-    return int(cached) if cached else None
+async def _org_id_of_slug(slug: str, *, fresh: bool = False) -> int | None:
+    """Slug -> id, remembered in Redis (a slug names one org; a stale entry fails the slug check)."""
+    hub = get_redis()
+    if not fresh:
+        remembered = await hub.guarded(lambda c: c.get(slug_key(slug)), None)
+        if remembered:
+            return int(remembered)
+    org_id = await get_db().fetch_val("SELECT id FROM orgs WHERE slug = :slug", {"slug": slug})
+    if org_id is not None:
+        await hub.guarded(lambda c: c.set(slug_key(slug), org_id, ex=CACHE_TTL), None)
+    return None if org_id is None else int(org_id)
 
 
-async def _generations(org_id: int) -> tuple[int, int] | None:
-    raw = await get_redis().guarded(
-        lambda c: c.mget(generation_key(org_id, "org"), generation_key(org_id, "members")), None
+async def _org_meta(org_id: int) -> OrgMeta | None:
+    async def select() -> dict[str, Any] | None:
+        row = await get_db().fetch_one("SELECT id, slug, name, require_2fa FROM orgs WHERE id = :id", {"id": org_id})
+        return dict(row._mapping) if row else None
+
+    found = await cache.cached(
+        org_id=org_id,
+        kind="org:meta",
+        depends=("org",),
+        params={},
+        ttl=CACHE_TTL,
+        compute=select,
+        single_flight=False,
     )
-    if raw is None:
-        return None
-    return int(raw[0] or 0), int(raw[1] or 0)
+    return OrgMeta(**found) if found else None
 
 
-async def _select_org_and_role(org_ref: str, user_id: int) -> dict[str, Any] | None:
-    column = "o.id" if org_ref.isdigit() else "o.slug"
-    row = await get_db().fetch_one(
-        f"SELECT o.id, o.slug, o.name, o.require_2fa, m.role FROM orgs o"
-        f" LEFT JOIN memberships m ON m.org_id = o.id AND m.user_id = :user_id WHERE {column} = :ref",
-        {"user_id": user_id, "ref": int(org_ref) if org_ref.isdigit() else org_ref},
+async def _role(org_id: int, user_id: int) -> str | None:
+    async def select() -> str | None:
+        role = await get_db().fetch_val(
+            "SELECT role FROM memberships WHERE org_id = :org AND user_id = :user", {"org": org_id, "user": user_id}
+        )
+        return None if role is None else str(role)
+
+    role = await cache.cached(
+        org_id=org_id,
+        kind="members:role",
+        depends=("members",),
+        params={"user": user_id},
+        ttl=CACHE_TTL,
+        compute=select,
+        single_flight=False,
     )
-    return dict(row._mapping) if row else None
+    return None if role is None else str(role)
 
 
 async def load_org_and_role(org_ref: str, user_id: int) -> tuple[OrgMeta, str | None] | None:
@@ -114,38 +127,17 @@ async def load_org_and_role(org_ref: str, user_id: int) -> tuple[OrgMeta, str | 
     org_ref = org_ref.lower()
     if not _valid_ref(org_ref):
         return None
-    hub = get_redis()
-    org_id = await _org_id_of(org_ref)
-    generations = await _generations(org_id) if org_id is not None else None
-    if org_id is not None and generations is not None:
-        keys = [meta_key(org_id, generations[0]), member_key(org_id, generations[1], user_id)]
-        missing: list[bytes | str | None] = [None, None]
-        raw_meta, raw_role = await hub.guarded(lambda c: c.mget(*keys), missing)
-        if raw_meta and raw_role:
-            meta = OrgMeta(**orjson.loads(raw_meta))
-            if org_ref.isdigit() or meta.slug == org_ref:
-                role = raw_role.decode() if isinstance(raw_role, bytes) else raw_role
-                return meta, None if role == NOT_MEMBER else role
-    row = await _select_org_and_role(org_ref, user_id)
-    if row is None:
+    if org_ref.isdigit():
+        meta = await _org_meta(int(org_ref))
+    else:
+        org_id = await _org_id_of_slug(org_ref)
+        meta = await _org_meta(org_id) if org_id is not None else None
+        if org_id is not None and (meta is None or meta.slug != org_ref):
+            org_id = await _org_id_of_slug(org_ref, fresh=True)  # the remembered id was stale
+            meta = await _org_meta(org_id) if org_id is not None else None
+    if meta is None:
         return None
-    meta = OrgMeta(id=row["id"], slug=row["slug"], name=row["name"], require_2fa=row["require_2fa"])
-    await _remember(meta, row["role"], user_id, generations if org_id == meta.id else None)
-    return meta, row["role"]
-
-
-async def _remember(meta: OrgMeta, role: str | None, user_id: int, generations: tuple[int, int] | None) -> None:
-    """Cache the slug, and (only under generations read before the query) the org and the role."""
-
-    async def store(client: Any) -> None:
-        async with client.pipeline(transaction=False) as pipe:
-            pipe.set(slug_key(meta.slug), meta.id, ex=CACHE_TTL)
-            if generations is not None:
-                pipe.set(meta_key(meta.id, generations[0]), orjson.dumps(meta.__dict__), ex=CACHE_TTL)
-                pipe.set(member_key(meta.id, generations[1], user_id), role or NOT_MEMBER, ex=CACHE_TTL)
-            await pipe.execute()
-
-    await get_redis().guarded(store, None)
+    return meta, await _role(meta.id, user_id)
 
 
 async def select_membership(org_ref: str, user_id: int) -> OrgScope | None:

@@ -221,3 +221,13 @@ async def test_counter_keys_expire_with_their_window(
     keys = [key async for key in redis_client.scan_iter("tc:rl:*")]
     assert len(keys) == 1
     assert 0 < await redis_client.pttl(keys[0]) <= 60_000
+
+
+async def test_more_parallel_requests_than_redis_connections_still_admit_exactly_the_limit(
+    make_app: Any, alice: User, reset_limits: Callable[[], Awaitable[None]]
+) -> None:
+    app = await make_app(rate_limits={"read": (10, 60)}, redis_pool_max=8)
+    client = Api(app)
+    await reset_limits()
+    responses = await asyncio.gather(*[client.request("GET", "/api/v1/me", headers=alice.auth) for _ in range(60)])
+    assert sorted(r.status for r in responses) == [200] * 10 + [429] * 50
