@@ -123,9 +123,13 @@ async def test_patch_rejects_bad_fields(
     assert (await alice.get(f"{base}/deals/{deal['id']}")).json == deal
 
 
-async def test_bad_if_match_is_422(alice: User, base: str, deal: dict[str, Any]) -> None:
-    response = await alice.patch(f"{base}/deals/{deal['id']}", json={"title": "x"}, headers={"If-Match": "abc"})
-    assert_error(response, 422, "If-Match")
+async def test_bad_if_match_is_422(alice: User, base: str, deal: dict[str, Any], sql: asyncpg.Connection) -> None:
+    before = await table_counts(sql)
+    for value in ("abc", '"1", "2"', "0", "-1", "99999999999"):
+        response = await alice.patch(f"{base}/deals/{deal['id']}", json={"title": "x"}, headers={"If-Match": value})
+        assert_error(response, 422, "If-Match")
+        assert_error(await alice.delete(f"{base}/deals/{deal['id']}", headers={"If-Match": value}), 422, "If-Match")
+    assert await table_counts(sql) == before
 
 
 MOVE_CASES = [

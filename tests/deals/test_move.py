@@ -266,3 +266,14 @@ async def test_a_move_that_loses_a_deadlock_is_retried_not_a_500(
         await rival.close()
     assert response.status == 200, response.json
     assert response.json["stage_id"] == won and response.json["version"] == 2
+
+
+async def test_concurrent_creates_in_one_column_get_distinct_keys(
+    alice: User, base: str, org: dict[str, Any], stage_ids: dict[str, int], sql: asyncpg.Connection
+) -> None:
+    responses = await asyncio.gather(*(alice.post(f"{base}/deals", json={"title": f"N{i}"}) for i in range(10)))
+    assert [r.status for r in responses] == [201] * 10
+    order = await column_order(sql, org["id"], stage_ids["Lead"])
+    assert sorted(order) == sorted(r.json["id"] for r in responses)
+    positions = [r.json["position"] for r in responses]
+    assert len(set(positions)) == 10
