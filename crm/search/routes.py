@@ -11,6 +11,7 @@ from crm import cache
 from crm.auth.guard import login_required
 from crm.db import get_db
 from crm.http import parse_limit
+from crm.ratelimit import rate_limit
 from crm.search import service
 from crm.search.schemas import SearchOut
 from crm.tenancy.scope import OrgScope
@@ -22,6 +23,7 @@ DEFAULT_LIMIT = 20
 
 @blueprint.get("/orgs/<org>/search")
 @login_required
+@rate_limit("search")
 @cache.cached_response("search", depends=("search", "stages"), ttl=cache.TTL_LIST)
 @validate_response(SearchOut)
 async def search(org: OrgScope) -> dict[str, Any]:

@@ -93,6 +93,8 @@ async def test_groups_come_from_the_method_or_the_decorator(
     assert read.headers["RateLimit-Policy"] == '"read";q=5;w=60'
     assert write.status == 201 and write.headers["RateLimit-Policy"] == '"write";q=5;w=60'
     assert decorated.headers["RateLimit-Policy"] == '"auth";q=3;w=60'
+    search = await limited.request("GET", f"/api/v1/orgs/{write.json['slug']}/search?q=acme", headers=headers)
+    assert search.status == 200 and search.headers["RateLimit-Policy"] == '"search";q=3;w=60'
 
 
 def test_decorator_is_found_through_wrapping_decorators() -> None:
