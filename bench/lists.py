@@ -131,7 +131,9 @@ async def bench(args: argparse.Namespace) -> None:
             sets = path_sets(server.base_url, tenant, rng, args.paths)
             results = {}
             for name, paths in sets.items():
-                common.run_wrk(server.base_url, paths[:200], headers=tenant.headers, duration=1, connections=2)
+                common.run_wrk(
+                    server.base_url, paths[-200:], headers=tenant.headers, duration=1, connections=2
+                )  # warm-up
                 result = common.run_wrk(
                     server.base_url,
                     paths,
