@@ -30,7 +30,7 @@ def run(argv: list[str]) -> int:
     module = importlib.import_module(f"bench.{name}")
     sys.argv = [f"python -m bench {name}", *argv[1:]]
     result = module.main()
-    if inspect.isawaitable(result):
+    if inspect.iscoroutine(result):
         result = asyncio.run(result)
     return int(result or 0)
 

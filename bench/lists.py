@@ -70,7 +70,9 @@ def cursors(base_url: str, tenant: common.Tenant, path: str, sort: str, pages: i
     found: list[str | None] = [None]
     with httpx.Client(base_url=base_url, headers=tenant.headers, timeout=30) as client:
         while len(found) < pages:
-            params = {"sort": sort, "limit": 50, **({"cursor": found[-1]} if found[-1] else {})}
+            params: dict[str, str | int] = {"sort": sort, "limit": 50}
+            if found[-1]:
+                params["cursor"] = found[-1]
             response = client.get(path, params=params)
             response.raise_for_status()
             next_cursor = response.json()["next_cursor"]
