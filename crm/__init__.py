@@ -42,6 +42,7 @@ FEATURES = [
     "crm.apikeys",
     "crm.web",
     "crm.webrecords",
+    "crm.webapp",
     "crm.chat",
     "crm.notifications",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import wraps
 from typing import Any
 
-from quart import Blueprint, redirect, render_template, request, url_for
+from quart import Blueprint, current_app, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from crm.auth import queries as user_queries
@@ -62,7 +62,14 @@ async def home() -> WerkzeugResponse | str:
 
 @blueprint.get("/login")
 async def login() -> str:
-    return await render_template("pages/login.html", next=_safe_next(request.args.get("next")))
+    config = current_app.config["TINYCRM"]
+    oauth = {"name": config.oidc_name} if config.oidc_issuer and config.oidc_client_id else None
+    return await render_template(
+        "pages/login.html",
+        next=_safe_next(request.args.get("next")),
+        mfa_token=request.args.get("mfa_token", "")[:128],  # the OAuth callback's second step
+        oauth=oauth,
+    )
 
 
 @blueprint.get("/signup")

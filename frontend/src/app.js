@@ -65,3 +65,4 @@ window.addEventListener("storage", (event) => {
   if (event.key === KEY) applyTheme(storedTheme() ?? systemTheme());
 });
 import "./lib/shell.js";
+import "./lib/inbox-badge.js";

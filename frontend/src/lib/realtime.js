@@ -6,6 +6,19 @@
 // keeps what was missed it says `resync` and the page reloads its state.
 import { io } from "socket.io-client";
 
+// Shell modules (the unread badge) share the page's connection instead of opening their own.
+const listeners = new Set();
+let current = null;
+
+export function onOrgEvent(listener) {
+  listeners.add(listener);
+  return () => listeners.delete(listener);
+}
+
+export function currentConnection() {
+  return current;
+}
+
 export function connectOrg(org, { seq = 0, onEvent, onResync, onPresence, onStatus } = {}) {
   const socket = io({
     path: "/socket.io",
@@ -29,6 +42,7 @@ export function connectOrg(org, { seq = 0, onEvent, onResync, onPresence, onStat
       state.pending.delete(state.seq + 1);
       state.seq = next.seq;
       onEvent?.(next);
+      for (const listener of listeners) listener(next);
     }
     for (const key of state.pending.keys()) if (key <= state.seq) state.pending.delete(key);
   }
@@ -79,7 +93,7 @@ export function connectOrg(org, { seq = 0, onEvent, onResync, onPresence, onStat
   });
   socket.on("session:revoked", () => window.location.assign("/login"));
 
-  return {
+  current = {
     socket,
     get seq() {
       return state.seq;
@@ -96,6 +110,7 @@ export function connectOrg(org, { seq = 0, onEvent, onResync, onPresence, onStat
       return socket.timeout(8000).emitWithAck(event, { org: org.id, ...payload });
     },
   };
+  return current;
 }
 
 export function renderPresence(container, users, selfId) {

@@ -1,0 +1,1 @@
+"""Browser pages for chat, the inbox, settings, the account and the sign-in flows around email links."""
