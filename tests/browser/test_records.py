@@ -337,3 +337,45 @@ async def test_deals_list_quick_create_and_proper_error_pages(server: Instance, 
     response = await viewer.page.goto(f"/o/{org['slug']}/deals/999999")
     assert response is not None and response.status == 404
     await expect(viewer.page.get_by_role("heading", name="Not found")).to_be_visible()
+
+
+async def test_company_page_edits_inline_and_lists_its_deals_people_and_activities(
+    server: Instance, make_user: Any
+) -> None:
+    alice = await make_user("Alice Company")
+    org = await _org(server, alice, "Company Page Co")
+    initech = await _create(alice, server, org, "companies", {"name": "Initech"})
+    await _create(alice, server, org, "companies", {"name": "Umbrella"})
+    peter = await _create(alice, server, org, "contacts", {"first_name": "Peter", "last_name": "Gibbons"})
+    await _create(
+        alice, server, org, "deals", {"title": "TPS reports", "company_id": initech["id"], "contact_id": peter["id"]}
+    )
+    page = alice.page
+    await page.goto(f"/o/{org['slug']}/companies")
+    await expect(page.locator("[data-rows] tr").first).to_contain_text("Initech")
+    sort = page.get_by_role("button", name="Name")
+    await sort.focus()
+    await page.keyboard.press("Enter")  # sorting works from the keyboard
+    await expect(page.locator("[data-rows] tr").first).to_contain_text("Umbrella")
+
+    await page.goto(f"/o/{org['slug']}/companies/{initech['id']}")
+    await expect(page.locator("[data-related-deals]")).to_contain_text("TPS reports")
+    await page.get_by_label("Domain").fill("initech.example")
+    await page.get_by_label("Domain").press("Enter")
+    await expect(page.locator("[data-save-status]")).to_have_text("Saved")
+    form = page.locator("[data-activity-form]")
+    await form.get_by_label("Type").select_option("meeting")
+    await form.get_by_label("Subject").fill("Quarterly review")
+    await form.get_by_role("button", name="Add activity").click()
+    await expect(page.locator("[data-timeline] li", has_text="Quarterly review")).to_contain_text("Meeting")
+
+    # a deal linked to the company from elsewhere shows up live
+    await _create(alice, server, org, "deals", {"title": "Stapler recall", "company_id": initech["id"]})
+    await expect(page.locator("[data-related-deals]")).to_contain_text("Stapler recall")
+    await page.reload()
+    await expect(page.get_by_label("Domain")).to_have_value("initech.example")
+    await expect(page.locator("[data-timeline]")).to_contain_text("Quarterly review")
+
+    await page.goto(f"/o/{org['slug']}/contacts/{peter['id']}")
+    await expect(page.locator("[data-related-deals]")).to_contain_text("TPS reports")
+    await expect(page.get_by_label("First name")).to_have_value("Peter")
