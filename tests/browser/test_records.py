@@ -302,6 +302,9 @@ async def test_the_deal_chat_thread_delivers_messages_live(server: Instance, mak
     await expect(bob.page.locator("[data-messages] li", has_text="Can we close by Friday?")).to_contain_text(
         "Alice Chat"
     )
+    # activities added elsewhere arrive in the open timeline too
+    await _create(alice, server, org, "activities", {"type": "call", "subject": "Ring the CFO", "deal_id": deal["id"]})
+    await expect(bob.page.locator("[data-timeline] li", has_text="Ring the CFO")).to_contain_text("Call")
 
 
 async def test_deals_list_quick_create_and_proper_error_pages(server: Instance, make_user: Any) -> None:
