@@ -91,7 +91,7 @@ class Presence:
         member = f"{user_id}:{sid}"
         expires = time.time() + TTL
 
-        async def add(client):  # type: ignore[no-untyped-def]
+        async def add(client: Any) -> None:
             async with client.pipeline(transaction=False) as pipe:
                 pipe.zadd(topic_key(org_id, topic), {member: expires})
                 pipe.expire(topic_key(org_id, topic), int(TTL * 4) + 1)
@@ -124,7 +124,7 @@ class Presence:
             return
         expires = time.time() + TTL
 
-        async def refresh(client):  # type: ignore[no-untyped-def]
+        async def refresh(client: Any) -> None:
             async with client.pipeline(transaction=False) as pipe:
                 for sid, (org_id, topic, user_id) in entries:
                     pipe.zadd(topic_key(org_id, topic), {f"{user_id}:{sid}": expires})

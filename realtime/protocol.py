@@ -132,7 +132,7 @@ async def hit_rate_limit(hub: RedisHub, user_id: int) -> int:
     _, window = SOCKET_RATE
     key = f"tc:rl:sock:{user_id}:{int(time.time() // window)}"
 
-    async def incr(client):  # type: ignore[no-untyped-def]
+    async def incr(client: Any) -> int:
         async with client.pipeline(transaction=False) as pipe:
             pipe.incr(key)
             pipe.expire(key, window + 1)
