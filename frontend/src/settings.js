@@ -81,7 +81,9 @@ function orgSettings() {
           event.preventDefault();
           attempt(async () => {
             await updateStage(stage, { name: input.value.trim() });
-            announce(`Stage renamed to ${input.value.trim()}`);
+            renderStages(); // the buttons' labels carry the name
+            document.getElementById(`stage-${stage.id}-name`)?.focus();
+            announce(`Stage renamed to ${stage.name}`);
           });
         });
         const up = button("↑", () => attempt(() => moveStage(stage, index - 1)), { aria: `Move ${stage.name} up` });
