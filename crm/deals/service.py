@@ -1,8 +1,8 @@
 """Deals: the rules, one transaction per write, events and cache invalidation after commit.
 
 Card order: each stage column is ordered by `position`, a fractional order key
-(crm.deals.ordering). Placing a card locks its target stage row, reads the keys
-of its new neighbours and writes only the moved card.
+(crm.deals.ordering). Placing a card locks its old and new stage rows (in id
+order), reads the keys of its new neighbours and writes only the moved card.
 """
 
 from __future__ import annotations
@@ -75,9 +75,9 @@ async def _locked_deal(db: Database, *, org: OrgScope, deal_id: int, version: in
     return deal
 
 
-def _emit(tx: WriteTransaction, org: OrgScope, type: str, data: dict[str, Any], *extra_domains: str) -> Any:
+async def _emit(tx: WriteTransaction, org: OrgScope, type: str, data: dict[str, Any], *extra_domains: str) -> None:
     tx.invalidate(org.id, *DEAL_DOMAINS, *extra_domains)
-    return tx.event(org.id, type, actor=org.user_id, data=data)
+    await tx.event(org.id, type, actor=org.user_id, data=data)
 
 
 async def get_deal(db: Database, *, org: OrgScope, deal_id: int) -> dict[str, Any]:
