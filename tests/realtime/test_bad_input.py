@@ -7,8 +7,10 @@ from collections.abc import Callable
 from typing import Any
 
 import aiohttp
+import orjson
 import pytest
 import socketio
+from websockets.asyncio.client import connect as ws_connect
 
 from tests.realtime.conftest import PASSWORD, TIMEOUT, Instance, LiveClient, Person
 
@@ -112,3 +114,23 @@ async def test_browser_session_cookie_connects_only_from_base_url_origin(
             instances[1].url, headers={**headers, "Origin": "http://evil.example"}, transports=["websocket"],
             wait_timeout=TIMEOUT,
         )  # fmt: skip
+
+
+async def test_events_before_authentication_are_ignored(
+    instances: tuple[Instance, Instance], alice: Person, org: dict[str, Any]
+) -> None:
+    url = instances[0].url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket"
+    async with ws_connect(url, compression=None) as raw:
+        assert (await asyncio.wait_for(raw.recv(), TIMEOUT)).startswith("0")  # engine.io open
+        await raw.send('421["org:join",{"org":"' + org["slug"] + '"}]')  # an event before connecting
+        await raw.send('40{"token":"forged"}')
+        refused = await asyncio.wait_for(raw.recv(), TIMEOUT)
+        assert refused.startswith("44") and "not_authenticated" in refused
+        await raw.send('422["org:join",{"org":"' + org["slug"] + '"}]')  # and after being refused
+        await raw.send("40" + orjson.dumps({"token": alice.token}).decode())
+        accepted = await asyncio.wait_for(raw.recv(), TIMEOUT)
+        assert accepted.startswith("40")
+        # the only ack this socket ever gets is for the event sent once connected
+        await raw.send('423["org:join",{"org":"' + org["slug"] + '"}]')
+        ack = await asyncio.wait_for(raw.recv(), TIMEOUT)
+        assert ack.startswith("433") and orjson.loads(ack[3:])[0]["ok"] is True
