@@ -8,7 +8,7 @@ import orjson
 from quart import Response
 from quart.json.provider import DefaultJSONProvider
 
-OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
+OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_UTC_Z  # UTC as "Z", like the pydantic-shaped responses
 
 
 def _default(value: Any) -> Any:

@@ -48,7 +48,12 @@ export function connectOrg(org, { seq = 0, onEvent, onResync, onPresence, onStat
   }
 
   function receive(event) {
-    if (event.org !== org.id || event.seq <= state.seq || state.pending.has(event.seq)) return;
+    if (event.org !== org.id) return;
+    if (event.seq === null || event.seq === undefined) {
+      onEvent?.(event); // ephemeral (chat.typing): not in the outbox, nothing to order
+      return;
+    }
+    if (event.seq <= state.seq || state.pending.has(event.seq)) return;
     state.pending.set(event.seq, event);
     drain();
     if (state.pending.size) join(); // a gap: fetch what is missing
