@@ -70,7 +70,7 @@ function item(n) {
     button.className = "small";
     button.dataset.markRead = "";
     button.textContent = "Mark read";
-    button.setAttribute("aria-label", `Mark “${n.title}” read`);
+    button.setAttribute("aria-label", `Mark read: ${n.title}`);
     button.addEventListener("click", () => markRead([n.id]));
     li.append(button);
   }

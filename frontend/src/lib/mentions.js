@@ -13,7 +13,6 @@ export function setupMentions(input, listNode, people) {
     options = [];
     active = -1;
     listNode.hidden = true;
-    input.setAttribute("aria-expanded", "false");
     input.removeAttribute("aria-activedescendant");
   }
 
@@ -39,7 +38,6 @@ export function setupMentions(input, listNode, people) {
       }),
     );
     listNode.hidden = false;
-    input.setAttribute("aria-expanded", "true");
     input.setAttribute("aria-activedescendant", `mention-option-${options[active].id}`);
   }
 
