@@ -161,3 +161,16 @@ async def test_an_invitation_is_accepted_by_signing_up(browser: Browser, make_us
     status, members = await api_call(owner, server, "GET", f"/api/v1/orgs/{org['slug']}/members")
     assert {m["email"]: m["role"] for m in members["items"]}[invitee] == "viewer"
     await context.close()
+
+
+async def test_the_sign_in_page_offers_the_configured_oauth_provider(app: Any, make_app: Any) -> None:
+    configured = await make_app(oidc_issuer="https://id.example.com", oidc_client_id="tinycrm", oidc_name="acme")
+    page = await (await configured.test_client().get("/login")).get_data(as_text=True)
+    assert 'href="/api/v1/auth/oauth/acme/start"' in page
+    assert "Sign in with Acme" in page
+    # the OAuth callback's second step: only the code is asked for
+    second = await (await configured.test_client().get("/login?mfa_token=abc")).get_data(as_text=True)
+    assert 'data-mfa-token="abc"' in second
+    assert "oauth/acme/start" not in second and 'name="password"' not in second
+    plain = await (await app.test_client().get("/login")).get_data(as_text=True)
+    assert "/auth/oauth/" not in plain
