@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import asyncpg
 from quart import Quart, Response, current_app, jsonify, redirect, render_template, request, url_for
 from quart_schema import RequestSchemaValidationError
 from werkzeug.exceptions import HTTPException
@@ -135,6 +136,14 @@ def register_error_handlers(app: Quart) -> None:
         if status == 400:
             return error_response(APIError(400, "malformed_json", "The body is not valid JSON."))
         return error_response(APIError(status, CODES.get(status, "error")))
+
+    @app.errorhandler(asyncpg.exceptions.DataError)
+    async def handle_bad_value(error: asyncpg.exceptions.DataError) -> Response | WerkzeugResponse:
+        # PostgreSQL refused a value the client sent (a NUL in text, a number out of range...):
+        # the transaction rolled back, and it is the client's input, not our failure.
+        current_app.logger.info("refused a value: %s", error)
+        api_error = APIError(422, "invalid_value", "A value in the request cannot be stored.")
+        return error_response(api_error) if _is_api() or _wants_json() else await error_page(api_error)
 
     @app.errorhandler(Exception)
     async def handle_unexpected(error: Exception) -> Response:
