@@ -159,5 +159,6 @@ async def test_cached_answers_the_same_json_shapes_on_a_miss_and_a_hit(app: Any)
         second = await cache.cached(**args, params={"months": 12})
         await cache.bump(app.extensions["redis"], 9, "dashboard")
         third = await cache.cached(**args, params={"months": "12"})
-    assert first == second == third == {"as_of": "2026-01-02T03:04:05+00:00", "open_deals": 3}
+    assert first == second == third
+    assert isinstance(first["as_of"], str) and first["as_of"].startswith("2026-01-02T03:04:05")
     assert calls == 2
