@@ -141,12 +141,13 @@ async def load_org_and_role(org_ref: str, user_id: int) -> tuple[OrgMeta, str | 
 
 
 async def select_membership(org_ref: str, user_id: int) -> OrgScope | None:
-    """The user's scope in the org named by slug or id, or None when it is not theirs."""
+    """The user's scope in the org named by slug or id, or None when it is not theirs
+    (or the org requires 2FA and the user has not turned it on: sockets get no events then)."""
     found = await load_org_and_role(org_ref, user_id)
     if found is None:
         return None
     meta, role = found
-    if role is None:
+    if role is None or (meta.require_2fa and not await _has_2fa(user_id)):
         return None
     return OrgScope(id=meta.id, slug=meta.slug, name=meta.name, role=role, user_id=user_id)
 

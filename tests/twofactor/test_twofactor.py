@@ -10,6 +10,7 @@ import pyotp
 import pytest
 from quart import Quart
 
+from crm.tenancy.scope import select_membership
 from tests.helpers import PASSWORD, Api, User
 
 
@@ -198,3 +199,14 @@ async def test_org_requiring_2fa_refuses_members_without_it(alice: User, bob: Us
     assert (await alice.get(path + "/members")).status == 200
     await enable_2fa(bob)
     assert (await bob.get(path + "/members")).status == 200
+
+
+async def test_sockets_of_members_without_2fa_get_no_org_scope(
+    app: Quart, alice: User, bob: User, team: dict[str, Any]
+) -> None:
+    await enable_2fa(alice)
+    assert (await alice.patch(f"/api/v1/orgs/{team['slug']}", json={"require_2fa": True})).status == 200
+    async with app.app_context():  # what realtime's org:join asks
+        assert await select_membership(team["slug"], bob.id) is None
+        scope = await select_membership(team["slug"], alice.id)
+        assert scope is not None and scope.role == "owner"
