@@ -9,6 +9,7 @@ from typing import Any
 
 from quart import Blueprint, render_template, request
 
+from crm.auth import queries as user_queries
 from crm.auth.guard import current_principal
 from crm.chat import service as chat_service
 from crm.db import get_db
@@ -138,5 +139,7 @@ async def settings(org: OrgScope) -> str:
 async def account() -> str:
     context = await shell_context()
     admin_orgs = [o for o in context["orgs"] if o["role"] in ADMIN_ROLES]
-    state = {"admin_orgs": admin_orgs, "user": context["user"]}
+    user = await user_queries.select_user(get_db(), user_id=context["user"]["id"])
+    verified = bool(user and user["email_verified_at"] is not None)
+    state = {"admin_orgs": admin_orgs, "user": context["user"], "email_verified": verified}
     return await render_template("pages/account.html", page="account", state=state, **context)

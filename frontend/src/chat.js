@@ -540,6 +540,8 @@ const startChannel = channels.get(channelId);
 if (startChannel) readSent = startChannel.last_read_message_id || 0;
 renderChannels();
 renderHeading();
+// a deal thread one has not joined yet is not in one's list: fetch it for the heading
+if (channelId && !startChannel) ensureChannel(channelId).then(() => (renderChannels(), renderHeading()));
 nameDealThreads();
 olderButton.hidden = !olderCursor;
 olderButton.addEventListener("click", loadOlder);

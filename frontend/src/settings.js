@@ -212,6 +212,12 @@ function accountSettings() {
     document.querySelector("[data-password-status]").textContent = "Sent: check your mail for the link.";
   }));
 
+  const resend = document.querySelector("[data-resend-verification]");
+  resend?.addEventListener("click", () => attempt(async () => {
+    await post("/api/v1/auth/verify-email/resend");
+    resend.replaceWith(el("span", { textContent: "Sent: check your mail for the link.", role: "status" }));
+  }));
+
   const tfa = {
     status: document.querySelector("[data-tfa-status]"),
     start: document.querySelector("[data-tfa-start]"),

@@ -174,3 +174,26 @@ async def test_the_sign_in_page_offers_the_configured_oauth_provider(app: Any, m
     assert "oauth/acme/start" not in second and 'name="password"' not in second
     plain = await (await app.test_client().get("/login")).get_data(as_text=True)
     assert "/auth/oauth/" not in plain
+
+
+async def test_a_new_verification_link_is_sent_from_the_account_page(make_user: Any) -> None:
+    user: BrowserUser = await make_user("Vic Verify")
+    page = user.page
+    await page.goto("/account")
+    await expect(page.get_by_text("not verified")).to_be_visible()
+    before = await (await user.context.request.get(f"/dev/mailbox.json?to={user.email}")).json()
+    await page.get_by_role("button", name="Send a new verification link").click()
+    await expect(page.get_by_text("Sent: check your mail for the link.")).to_be_visible()
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + MAIL_TIMEOUT
+    while True:  # the resend is queued after the response: poll until the second mail lands
+        mails = (await (await user.context.request.get(f"/dev/mailbox.json?to={user.email}")).json())["items"]
+        if len(mails) > len(before["items"]):
+            break
+        assert loop.time() < deadline, "no second verification mail"
+        await asyncio.sleep(0.05)
+    link = urlsplit(mails[0]["links"][0])
+    await page.goto(f"{link.path}?{link.query}")
+    await expect(page.get_by_role("status")).to_have_text(f"Thank you: {user.email} is verified.")
+    await page.goto("/account")
+    await expect(page.locator(".pill", has_text="verified")).to_have_text("verified")
