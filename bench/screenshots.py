@@ -13,17 +13,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import httpx
-from playwright.async_api import Browser, async_playwright
+from playwright.async_api import Browser, ViewportSize, async_playwright
 
 from bench import common
 from bench.board import CHROMIUM, CHROMIUM_ARGS, app_server
 from crm.seed import seed_bulk
 
 OUT = common.ROOT / "docs" / "screenshots"
-VIEWPORT = {"width": 1440, "height": 900}
+VIEWPORT: ViewportSize = {"width": 1440, "height": 900}
 
 
 class Demo:
@@ -106,7 +106,7 @@ async def capture(browser: Browser, base_url: str, ids: dict[str, Any], out: Pat
         "inbox": f"/o/{slug}/inbox",
         "settings": f"/o/{slug}/settings",
     }
-    themes = {"light": list(pages), "dark": ["board", "chat"]}
+    themes: dict[Literal["light", "dark"], list[str]] = {"light": list(pages), "dark": ["board", "chat"]}
     for theme, names in themes.items():
         context = await browser.new_context(base_url=base_url, viewport=VIEWPORT, color_scheme=theme)
         login = await context.request.post(
