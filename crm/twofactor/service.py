@@ -13,6 +13,7 @@ import secrets
 from typing import Any
 
 from databases import Database
+from quart import current_app
 
 from crm.errors import APIError
 from crm.redis import RedisHub
@@ -38,6 +39,14 @@ def _unavailable() -> APIError:
     return APIError(503, "service_unavailable", "Two-factor sign-in is unavailable right now. Try again shortly.")
 
 
+def _secret_key() -> str:
+    return str(current_app.config["TINYCRM"].secret_key)
+
+
+def _totp_secret(state: Any) -> str | None:
+    return totp.unseal(_secret_key(), state["totp_secret"])
+
+
 async def _state(db: Database, user_id: int) -> Any:
     state = await queries.select_totp_state(db, user_id=user_id)
     if state is None:
@@ -58,7 +67,8 @@ async def begin_setup(db: Database, *, user_id: int) -> dict[str, str]:
     """A new secret (pending until confirmed), its otpauth URI and a QR code of it."""
     state = await _state(db, user_id)
     secret = totp.new_secret()
-    if not await queries.update_pending_secret(db, user_id=user_id, secret=secret):
+    sealed = totp.seal(_secret_key(), secret)
+    if not await queries.update_pending_secret(db, user_id=user_id, secret=sealed):
         raise APIError(409, "2fa_already_enabled", "Two-factor authentication is already on.")
     uri = totp.provisioning_uri(secret, state["email"])
     return {"secret": secret, "otpauth_uri": uri, "qr_code": totp.qr_data_uri(uri)}
@@ -78,7 +88,7 @@ async def confirm_setup(db: Database, *, user_id: int, code: str) -> list[str]:
         raise APIError(409, "2fa_already_enabled", "Two-factor authentication is already on.")
     if state["totp_secret"] is None:
         raise APIError(409, "2fa_setup_not_started", "Start the setup first.")
-    step = totp.matching_step(state["totp_secret"], code)
+    step = totp.matching_step(_totp_secret(state), code)
     async with db.transaction():
         if step is None or not await queries.claim_totp_step(db, user_id=user_id, step=step):
             raise _invalid_code()
@@ -87,7 +97,7 @@ async def confirm_setup(db: Database, *, user_id: int, code: str) -> list[str]:
         return await _replace_recovery_codes(db, user_id=user_id)
 
 
-async def check_second_factor(db: Database, *, user_id: int, secret: str, code: str) -> bool:
+async def check_second_factor(db: Database, *, user_id: int, secret: str | None, code: str) -> bool:
     """A fresh TOTP code or an unused recovery code; either is consumed."""
     if totp.looks_like_totp(totp.normalise(code)):
         step = totp.matching_step(secret, code)
@@ -106,7 +116,7 @@ async def disable(db: Database, *, user_id: int, code: str) -> None:
     """Turn 2FA off; needs a fresh TOTP code or a recovery code."""
     state = await _require_enabled(db, user_id)
     async with db.transaction():
-        if not await check_second_factor(db, user_id=user_id, secret=state["totp_secret"], code=code):
+        if not await check_second_factor(db, user_id=user_id, secret=_totp_secret(state), code=code):
             raise _invalid_code()
         await queries.update_totp_disabled(db, user_id=user_id)
 
@@ -117,7 +127,7 @@ async def regenerate_recovery_codes(db: Database, *, user_id: int, code: str) ->
     if not totp.looks_like_totp(totp.normalise(code)):
         raise _invalid_code()
     async with db.transaction():
-        if not await check_second_factor(db, user_id=user_id, secret=state["totp_secret"], code=code):
+        if not await check_second_factor(db, user_id=user_id, secret=_totp_secret(state), code=code):
             raise _invalid_code()
         return await _replace_recovery_codes(db, user_id=user_id)
 
@@ -158,7 +168,7 @@ async def answer_challenge(db: Database, hub: RedisHub, *, mfa_token: str, code:
         await hub.guarded(lambda c: c.delete(key), 0)
         raise APIError(401, "invalid_mfa_token", "Too many wrong codes. Sign in again.")
     state = await _require_enabled(db, user_id)
-    if not await check_second_factor(db, user_id=user_id, secret=state["totp_secret"], code=code):
+    if not await check_second_factor(db, user_id=user_id, secret=_totp_secret(state), code=code):
         if attempts == MFA_MAX_ATTEMPTS:
             await hub.guarded(lambda c: c.delete(key), 0)
         raise APIError(401, "invalid_code", "That code is not valid.", attempts_left=MFA_MAX_ATTEMPTS - attempts)

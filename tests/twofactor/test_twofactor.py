@@ -210,3 +210,16 @@ async def test_sockets_of_members_without_2fa_get_no_org_scope(
         assert await select_membership(team["slug"], bob.id) is None
         scope = await select_membership(team["slug"], alice.id)
         assert scope is not None and scope.role == "owner"
+
+
+async def test_totp_secret_is_stored_encrypted(alice: User, app: Quart, make_app: Any) -> None:
+    secret, codes = await enable_2fa(alice)
+    stored = await app.extensions["db"].fetch_val("SELECT totp_secret FROM users WHERE id = :id", {"id": alice.id})
+    assert stored.startswith("v1:") and secret not in stored
+    # another SECRET_KEY cannot open it: TOTP codes fail, the hashed recovery codes still let the user in
+    rekeyed = Api(await make_app(secret_key="another-secret-key"))
+    token = (await login(rekeyed, alice.email)).json["mfa_token"]
+    totp_code = await rekeyed.request("POST", "/api/v1/auth/mfa", json={"mfa_token": token, "code": code(secret)})
+    assert totp_code.status == 401 and totp_code.json["error"]["code"] == "invalid_code"
+    recovered = await rekeyed.request("POST", "/api/v1/auth/mfa", json={"mfa_token": token, "code": codes[0]})
+    assert recovered.status == 200
