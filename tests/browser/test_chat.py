@@ -148,3 +148,53 @@ async def test_a_channel_and_a_direct_message_are_started_from_the_page(server: 
     await expect(dm).to_be_visible()
     await dm.click()
     await expect(bob.page.get_by_text("hi Bob")).to_be_visible()
+
+
+async def test_a_private_channel_of_others_is_a_not_found_page(server: Instance, make_user: Any) -> None:
+    alice, bob = await make_user("Alice Private"), await make_user("Bob Outside")
+    org = await _team(server, alice, bob, "Private Team")
+    status, secret = await api_call(
+        alice, server, "POST", f"/api/v1/orgs/{org['slug']}/channels", {"kind": "private", "name": "board-only"}
+    )
+    assert status == 201
+    response = await bob.page.goto(f"/o/{org['slug']}/chat/{secret['id']}")
+    assert response is not None and response.status == 404
+    await expect(bob.page.get_by_role("heading", name="Not found")).to_be_visible()
+    await bob.page.goto(f"/o/{org['slug']}/chat")
+    await expect(bob.page.locator("[data-channel-list]").get_by_text("board-only")).to_have_count(0)
+    # signed out, the page asks for a sign-in and comes back
+    await bob.context.clear_cookies()
+    await bob.page.goto(f"/o/{org['slug']}/chat")
+    await expect(bob.page).to_have_url(f"{server.url}/login?next=/o/{org['slug']}/chat")
+
+
+async def test_a_send_whose_answer_is_lost_is_retried_without_posting_twice(server: Instance, make_user: Any) -> None:
+    alice = await make_user("Alice Retry")
+    status, org = await api_call(alice, server, "POST", "/api/v1/orgs", {"name": "Retry Co"})
+    assert status == 201
+    channel = await _channel(alice, server, org, "flaky")
+    page = alice.page
+    await page.goto(f"/o/{org['slug']}/chat/{channel['id']}")
+    await page.wait_for_function("() => window.tinycrm.live.socket.connected")
+    await page.evaluate("() => window.tinycrm.live.socket.disconnect()")  # the REST path, as when offline
+    lost: list[str] = []
+
+    async def lose_first_answer(route: Any) -> None:
+        if route.request.method == "POST" and not lost:
+            response = await route.fetch()  # the server stores the message...
+            lost.append(await response.text())
+            await route.abort("connectionreset")  # ...but the answer never reaches the page
+        else:
+            await route.continue_()
+
+    await page.route(f"**/channels/{channel['id']}/messages", lose_first_answer)
+    composer = page.get_by_label("Message", exact=True)
+    await composer.fill("exactly once")
+    await composer.press("Enter")
+    await expect(page.locator(".message:not(.pending)", has_text="exactly once")).to_have_count(1)
+    await expect(page.locator(".message.pending")).to_have_count(0)
+    assert lost, "the first answer was dropped"
+    status, listing = await api_call(
+        alice, server, "GET", f"/api/v1/orgs/{org['slug']}/channels/{channel['id']}/messages"
+    )
+    assert [m["body"] for m in listing["items"]] == ["exactly once"]
