@@ -59,8 +59,14 @@ function orgSettings() {
   let invitations = state.invitations;
 
   onSubmit(document.querySelector("[data-org-form]"), async (data) => {
+    if (data.require_2fa && !state.org.require_2fa && !(await get("/api/v1/auth/2fa")).enabled) {
+      // requiring it without having it would lock the admin out of the org's pages
+      const message = "Turn on two-factor sign-in for yourself first, on your account page.";
+      throw new ApiError(422, { error: { code: "2fa_not_enabled", message, fields: { require_2fa: message } } });
+    }
     const saved = await patch(base, { name: data.name, require_2fa: Boolean(data.require_2fa), version: state.org.version });
     state.org.version = saved.version;
+    state.org.require_2fa = saved.require_2fa;
     announce("Organisation saved");
   });
 

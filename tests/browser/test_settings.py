@@ -57,6 +57,13 @@ async def test_an_admin_changes_a_role_and_edits_stages_while_a_member_only_read
     assert status == 200
     assert fresh["name"] == "Settings Team Renamed"
 
+    # requiring 2FA is refused while the admin has none (it would lock them out of the org)
+    await page.get_by_label("Require two-factor sign-in for every member").check()
+    await page.get_by_role("button", name="Save").click()
+    await expect(page.locator('[data-field-error="require_2fa"]')).to_contain_text("Turn on two-factor sign-in")
+    status, fresh = await api_call(alice, server, "GET", f"/api/v1/orgs/{org['slug']}")
+    assert fresh["require_2fa"] is False
+
     # Bob (now a viewer) sees the settings without controls
     await bob.page.goto(f"/o/{org['slug']}/settings")
     await expect(bob.page.get_by_text("only owners and admins can change them")).to_be_visible()
