@@ -26,7 +26,7 @@ from crm.db import get_db
 from crm.errors import APIError
 from crm.http import parse_limit
 from crm.ratelimit import rate_limit
-from crm.tenancy.scope import OrgScope
+from crm.tenancy.scope import OrgScope, viewer_allowed
 
 blueprint = Blueprint("chat", __name__, url_prefix="/api/v1")
 
@@ -149,6 +149,7 @@ async def delete_message(org: OrgScope, channel_id: int, message_id: int) -> tup
 
 
 @blueprint.post("/orgs/<org>/channels/<id:channel_id>/read")
+@viewer_allowed
 @login_required
 @validate_request(MarkRead)
 @validate_response(ReadOut)

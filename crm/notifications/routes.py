@@ -13,7 +13,7 @@ from crm.errors import APIError
 from crm.http import parse_limit
 from crm.notifications import service
 from crm.notifications.schemas import MarkRead, MarkReadOut, NotificationList, Settings
-from crm.tenancy.scope import OrgScope
+from crm.tenancy.scope import OrgScope, viewer_allowed
 
 blueprint = Blueprint("notifications", __name__, url_prefix="/api/v1")
 
@@ -40,6 +40,7 @@ async def list_notifications(org: OrgScope) -> dict[str, Any]:
 
 
 @blueprint.post("/orgs/<org>/notifications/read")
+@viewer_allowed
 @login_required
 @validate_request(MarkRead)
 @validate_response(MarkReadOut)
@@ -55,6 +56,7 @@ async def get_settings(org: OrgScope) -> dict[str, Any]:
 
 
 @blueprint.patch("/orgs/<org>/notifications/settings")
+@viewer_allowed
 @login_required
 @validate_request(Settings)
 @validate_response(Settings)

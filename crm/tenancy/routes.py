@@ -12,7 +12,7 @@ from crm.auth.guard import login_required, require_principal
 from crm.db import get_db
 from crm.tenancy import queries, service
 from crm.tenancy.schemas import AddMember, ChangeMember, CreateOrg, MemberList, MemberOut, OrgOut, UpdateOrg
-from crm.tenancy.scope import OrgScope
+from crm.tenancy.scope import OrgScope, viewer_allowed
 
 blueprint = Blueprint("tenancy", __name__, url_prefix="/api/v1")
 
@@ -75,6 +75,7 @@ async def change_member(org: OrgScope, user_id: int, data: ChangeMember) -> dict
 
 
 @blueprint.delete("/orgs/<org>/members/<id:user_id>")
+@viewer_allowed
 @login_required
 async def remove_member(org: OrgScope, user_id: int) -> tuple[str, int]:
     await service.remove_member(get_db(), org=org, user_id=user_id)

@@ -13,10 +13,11 @@ under an old generation and never served. Redis down: PostgreSQL answers.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
-from quart import request
+from quart import current_app, request
 
 from crm import cache
 from crm.auth.guard import SAFE_METHODS, Principal, require_principal
@@ -187,6 +188,22 @@ async def resolve_org_scope() -> None:
             scope = OrgScope(id=meta.id, slug=meta.slug, name=meta.name, role=role, user_id=principal.user_id)
     if scope is None:
         raise APIError(404, "org_not_found", "No such organisation.")
-    if request.method not in SAFE_METHODS and not scope.can_write:
+    if request.method not in SAFE_METHODS and not scope.can_write and not _viewer_allowed():
         raise APIError(403, "read_only", "Viewers cannot make changes.")
     view_args["org"] = scope
+
+
+VIEWER_ALLOWED = "_tinycrm_viewer_allowed"
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def viewer_allowed(func: F) -> F:
+    """A write that changes only the caller's own state (read marks, own settings, leaving):
+    viewers may make it too. The route still checks what the caller may touch."""
+    setattr(func, VIEWER_ALLOWED, True)
+    return func
+
+
+def _viewer_allowed() -> bool:
+    view = current_app.view_functions.get(request.endpoint or "")
+    return bool(getattr(view, VIEWER_ALLOWED, False))
