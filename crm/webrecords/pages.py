@@ -57,14 +57,14 @@ def _person(contact: Mapping[str, Any]) -> str:
     return f"{contact['first_name']} {contact['last_name']}".strip() or contact.get("email") or f"#{contact['id']}"
 
 
-async def _activities(org: OrgScope, **filters: int) -> list[dict[str, Any]]:
+async def _activities(org: OrgScope, **filters: Any) -> list[dict[str, Any]]:
     page = await activities_service.list_activities(
         get_db(), org=org, filters=ActivityFilters(**filters), sort="-created_at", cursor=None, limit=TIMELINE_LIMIT
     )
     return list(page["items"])
 
 
-async def _deals_of(org: OrgScope, **filters: int) -> list[dict[str, Any]]:
+async def _deals_of(org: OrgScope, **filters: Any) -> list[dict[str, Any]]:
     page = await deals_service.list_deals(
         get_db(), org=org, filters=DealFilters(**filters), sort="-updated_at", cursor=None, limit=TIMELINE_LIMIT
     )
