@@ -79,3 +79,17 @@ async def insert_identity(db: Database, *, issuer: str, subject: str, user_id: i
         " ON CONFLICT (issuer, subject) DO NOTHING",
         {"iss": issuer, "sub": subject, "uid": user_id, "email": email},
     )
+
+
+async def update_user_name(db: Database, *, user_id: int, name: str) -> Row | None:
+    row = await db.fetch_one(
+        "UPDATE users SET name = :name, updated_at = now(), version = version + 1"
+        f" WHERE id = :id RETURNING {USER_COLUMNS}",
+        {"id": user_id, "name": name},
+    )
+    return row._mapping if row else None
+
+
+async def select_password_hash(db: Database, *, user_id: int) -> str | None:
+    value = await db.fetch_val("SELECT password_hash FROM users WHERE id = :id", {"id": user_id})
+    return None if value is None else str(value)

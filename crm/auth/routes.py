@@ -15,6 +15,7 @@ from crm.apikeys.schemas import MeOrApiKey
 from crm.auth import oidc, queries, service, sessions, tokens
 from crm.auth.guard import login_required, require_principal
 from crm.auth.schemas import (
+    ChangePassword,
     Login,
     OAuthCallback,
     PasswordResetConfirm,
@@ -25,6 +26,7 @@ from crm.auth.schemas import (
     SessionList,
     TokenOut,
     TokenRequest,
+    UpdateProfile,
     UserOut,
 )
 from crm.db import get_db
@@ -207,3 +209,35 @@ async def me() -> dict[str, Any]:
     user = await queries.select_user(db, user_id=principal.user_id)
     orgs = await tenancy_queries.select_orgs_of_user(db, user_id=principal.user_id)
     return {**user_out(dict(user or {})), "orgs": [dict(org) for org in orgs]}
+
+
+@blueprint.patch("/me")
+@login_required
+@validate_request(UpdateProfile)
+@validate_response(MeOrApiKey)
+async def update_me(data: UpdateProfile) -> dict[str, Any]:
+    principal = await require_principal()
+    if principal.api_key is not None:
+        raise APIError(403, "api_key_not_allowed", "API keys cannot change a profile.")
+    db = get_db()
+    user = await service.update_profile(db, user_id=principal.user_id, name=data.name)
+    orgs = await tenancy_queries.select_orgs_of_user(db, user_id=principal.user_id)
+    return {**user_out(dict(user)), "orgs": [dict(org) for org in orgs]}
+
+
+@blueprint.post("/auth/password")
+@login_required
+@validate_request(ChangePassword)
+async def change_password(data: ChangePassword) -> dict[str, int]:
+    principal = await require_principal()
+    if principal.api_key is not None:
+        raise APIError(403, "api_key_not_allowed", "API keys cannot change a password.")
+    revoked = await service.change_password(
+        get_db(),
+        get_redis(),
+        user_id=principal.user_id,
+        session_id=principal.session_id,
+        current_password=data.current_password,
+        password=data.password,
+    )
+    return {"signed_out_sessions": revoked}

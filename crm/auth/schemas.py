@@ -97,3 +97,12 @@ class UserOut(BaseModel):
 
 class MeOut(UserOut):
     orgs: list[OrgSummary]
+
+
+class UpdateProfile(Strict):
+    name: str = Field(min_length=1, max_length=200)
+
+
+class ChangePassword(Strict):
+    current_password: str = Field(min_length=1, max_length=256)
+    password: str = Field(min_length=8, max_length=256)

@@ -197,3 +197,24 @@ async def confirm_password_reset(db: Database, hub: RedisHub, *, token: str, pas
         )
     await sessions.revoke_all_sessions(db, hub, user_id=user_id)
     return user_id
+
+
+async def update_profile(db: Database, *, user_id: int, name: str) -> Row:
+    user = await queries.update_user_name(db, user_id=user_id, name=name)
+    if user is None:
+        raise APIError(404, "user_not_found", "No such user.")
+    return user
+
+
+async def change_password(
+    db: Database, hub: RedisHub, *, user_id: int, session_id: str, current_password: str, password: str
+) -> int:
+    """Set a new password after checking the current one; every other session is signed out.
+    Returns how many sessions were revoked."""
+    current_hash = await queries.select_password_hash(db, user_id=user_id)
+    if not await passwords.verify_password(current_hash, current_password):
+        raise APIError(
+            422, "wrong_password", "The current password is not right.", fields={"current_password": "is not right"}
+        )
+    await queries.update_password(db, user_id=user_id, password_hash=await passwords.hash_password(password))
+    return len(await sessions.revoke_all_sessions(db, hub, user_id=user_id, except_id=session_id))
