@@ -212,6 +212,21 @@ function orgSettings() {
 // --- personal account ----------------------------------------------------------------------
 
 function accountSettings() {
+  onSubmit(document.querySelector("[data-profile-form]"), async (data) => {
+    const me = await patch("/api/v1/me", { name: data.name });
+    for (const node of document.querySelectorAll(".username")) node.textContent = me.name;
+    announce("Name saved");
+  });
+
+  onSubmit(document.querySelector("[data-password-form]"), async (data) => {
+    const result = await post("/api/v1/auth/password", { current_password: data.current_password, password: data.password });
+    document.querySelector("[data-password-form]").reset();
+    const others = result.signed_out_sessions;
+    const message = `Password changed.${others ? ` Signed out ${others} other session${others === 1 ? "" : "s"}.` : ""}`;
+    document.querySelector("[data-password-status]").textContent = message;
+    await renderSessions();
+  });
+
   const passwordButton = document.querySelector("[data-password-link]");
   passwordButton.addEventListener("click", () => attempt(async () => {
     await post("/api/v1/auth/password-reset", { email: passwordButton.dataset.email });

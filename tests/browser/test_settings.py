@@ -121,3 +121,32 @@ async def test_another_session_is_signed_out_from_the_account_page(
     assert (await other.request.get("/api/v1/me")).status == 401
     assert (await alice.context.request.get("/api/v1/me")).status == 200
     await other.close()
+
+
+async def test_the_name_and_the_password_are_changed_on_the_account_page(server: Instance, make_user: Any) -> None:
+    alice = await make_user("Alice Oldname")
+    page = alice.page
+    await page.goto("/account")
+    await page.get_by_label("Name", exact=True).fill("Alice Newname")
+    await page.get_by_role("button", name="Save name").click()
+    await expect(page.locator(".usermenu .username")).to_have_text("Alice Newname")
+    status, me = await api_call(alice, server, "GET", "/api/v1/me")
+    assert status == 200 and me["name"] == "Alice Newname"
+
+    await page.get_by_label("Current password").fill("not my password")
+    await page.get_by_label("New password").fill("an even better passphrase")
+    await page.get_by_role("button", name="Change password").click()
+    await expect(page.locator('[data-field-error="current_password"]')).to_have_text("is not right")
+    await page.get_by_label("Current password").fill(PASSWORD)
+    await page.get_by_role("button", name="Change password").click()
+    await expect(page.locator("[data-password-status]")).to_contain_text("Password changed.")
+    assert (await alice.context.request.get("/api/v1/me")).status == 200  # this session stays signed in
+    headers = {"Origin": server.url}
+    old = await alice.context.request.post(
+        "/api/v1/auth/login", data={"email": alice.email, "password": PASSWORD}, headers=headers
+    )
+    assert old.status == 401
+    new = await alice.context.request.post(
+        "/api/v1/auth/login", data={"email": alice.email, "password": "an even better passphrase"}, headers=headers
+    )
+    assert new.status == 200
