@@ -45,6 +45,14 @@ def public_envelope(event: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in event.items() if k != "audience"}
 
 
+def subscriber_options(redis_url: str) -> dict[str, Any]:
+    """Connection options for the long-lived subscription; keepalive exists only for TCP sockets."""
+    options: dict[str, Any] = {"socket_connect_timeout": 1.0, "health_check_interval": 5}
+    if not redis_url.startswith("unix://"):
+        options["socket_keepalive"] = True
+    return options
+
+
 def visible_to(event: dict[str, Any], user_id: int) -> bool:
     audience = event.get("audience") or {"scope": "org"}
     if "user_ids" in audience:
@@ -146,9 +154,7 @@ class EventBus:
         """Subscribe for as long as the process lives, reconnecting (and catching up) after outages."""
         backoff = 0.1
         while True:
-            client = aioredis.Redis.from_url(
-                self.redis_url, socket_connect_timeout=1.0, socket_keepalive=True, health_check_interval=5
-            )
+            client = aioredis.Redis.from_url(self.redis_url, **subscriber_options(self.redis_url))
             pubsub = client.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.subscribe(self.events_channel, self.control_channel)
