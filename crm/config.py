@@ -47,6 +47,8 @@ class Config:
             "auth": (20, 60),
         }
     )
+    # RATE_LIMIT=off turns the limiter off entirely (benchmarks only: `python -m bench ratelimit`)
+    rate_limit_enabled: bool = True
     testing: bool = False
     # OpenID Connect sign-in (OIDC_ISSUER, OIDC_CLIENT_ID, OIDC_CLIENT_SECRET, OIDC_NAME)
     oidc_issuer: str | None = None
@@ -76,6 +78,7 @@ class Config:
             oidc_client_id=os.environ.get("OIDC_CLIENT_ID") or None,
             oidc_client_secret=os.environ.get("OIDC_CLIENT_SECRET") or None,
             oidc_name=os.environ.get("OIDC_NAME") or "oidc",
+            rate_limit_enabled=os.environ.get("RATE_LIMIT", "on").lower() not in ("off", "0", "false"),
         )
         for group in config.rate_limits:
             raw = os.environ.get(f"RATE_LIMIT_{group.upper()}")  # e.g. "600/60"

@@ -3,24 +3,34 @@
 `login_required` wraps a route; `current_principal()` resolves (once per request)
 and `g.principal` holds the answer for the rest of the request. An API key acts
 for its org only: on org routes (the org guard checks which org) and on /me.
+
+The rate limiter resolves the principal first, through `resolve_and_count()`: one
+Lua script checks the token's `jti` against the blacklist, reads the session
+registry and counts the request against the caller's rate-limit window, in one
+Redis round trip. The checks are the same as `_resolve()`'s, every request, on
+every instance: nothing about a token or a session is remembered in the process.
 """
 
 from __future__ import annotations
 
+import time
+import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import wraps
 from typing import Any, Literal, TypeVar, cast
 from urllib.parse import urlsplit
 
+import redis.asyncio as aioredis
 from quart import current_app, g, request
 from quart_auth import QuartAuth
+from redis.commands.core import AsyncScript
 
 from crm.apikeys import keys as api_keys
 from crm.auth import sessions, tokens
 from crm.db import get_db
 from crm.errors import APIError
-from crm.redis import get_redis
+from crm.redis import RedisHub, get_redis
 
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -72,6 +82,115 @@ async def _resolve() -> Principal | None:
     if session is None:
         return None
     return Principal(session.user_id, session.id, "cookie")
+
+
+# KEYS[1] the session registry entry, KEYS[2] (tokens only) the jti's blacklist entry.
+# ARGV[1] the counter key's prefix, ARGV[2] the window in ms, ARGV[3] the identity to count an
+# unauthenticated request under, ARGV[4] the user id the token claims ('' for a cookie), ARGV[5] now.
+# The verdict is `_resolve()`'s: blacklisted, revoked, another user's, idle too long or expired is
+# 'dead' (counted under ARGV[3]); 'live' is counted under the session's user; 'missing' (not in
+# Redis: PostgreSQL must answer) is not counted here. Returns {verdict, registry fields, count, ttl}.
+RESOLVE_AND_COUNT_SCRIPT = """
+local verdict, user = 'live', false
+local fields = redis.call('HGETALL', KEYS[1])
+if #KEYS > 1 and redis.call('EXISTS', KEYS[2]) == 1 then
+  verdict = 'dead'
+elseif #fields == 0 then
+  return {'missing', fields}
+else
+  local f = {}
+  for i = 1, #fields, 2 do f[fields[i]] = fields[i + 1] end
+  if f['revoked'] or not f['user_id'] or (ARGV[4] ~= '' and f['user_id'] ~= ARGV[4]) then
+    verdict = 'dead'
+  else
+    local idle = tonumber(f['idle'])
+    if not idle then idle = 1209600 end
+    local live_until = math.min(tonumber(f['expires']), tonumber(f['last_seen']) + idle)
+    if live_until <= tonumber(ARGV[5]) then verdict = 'dead' else user = f['user_id'] end
+  end
+end
+local key = ARGV[1] .. (user and ('user:' .. user) or ARGV[3])
+local count = redis.call('INCR', key)
+if count == 1 then
+  redis.call('PEXPIRE', key, ARGV[2])
+end
+local ttl = redis.call('PTTL', key)
+if ttl < 0 then
+  redis.call('PEXPIRE', key, ARGV[2])
+  ttl = tonumber(ARGV[2])
+end
+return {verdict, fields, count, ttl}
+"""
+_scripts: weakref.WeakKeyDictionary[aioredis.Redis, AsyncScript] = weakref.WeakKeyDictionary()
+_FAILED: Any = object()
+
+
+def _script(client: aioredis.Redis) -> AsyncScript:
+    script = _scripts.get(client)
+    if script is None:
+        script = _scripts[client] = client.register_script(RESOLVE_AND_COUNT_SCRIPT)
+    return script
+
+
+async def resolve_and_count(
+    hub: RedisHub, counter_prefix: str, window_ms: int, anonymous_identity: str
+) -> tuple[Principal | None, tuple[int, int]] | None:
+    """Resolve this request's principal and count it in one round trip, for a cookie or a token.
+
+    Answers (principal, (count, ms until reset)), with the count under `user:<id>` when the
+    session is live and under `anonymous_identity` otherwise; None when the request carries
+    neither (or an API key), or when Redis could not answer in one go: the caller then runs
+    `current_principal()` and counts on its own, as before.
+    """
+    if "principal" in g:
+        return None
+    token = bearer_token()
+    claims: tokens.AccessClaims | None = None
+    if token is not None:
+        if api_keys.is_api_key(token):
+            return None
+        claims = tokens.read_access_token(current_app.secret_key, token)  # type: ignore[arg-type]
+        if claims is None:
+            return None  # a bad token: no Redis needed to refuse it
+        session_id: str | None = claims.session_id
+        script_keys = [sessions.session_key(claims.session_id), tokens.blacklist_key(claims.jti)]
+    else:
+        session_id = auth_extension().load_user().auth_id
+        if session_id is None:
+            return None
+        script_keys = [sessions.session_key(session_id)]
+    if not session_id or len(session_id) > 64:
+        return None
+    now = time.time()
+    args: list[str | int] = [
+        counter_prefix,
+        window_ms,
+        anonymous_identity,
+        "" if claims is None else claims.user_id,
+        repr(now),
+    ]
+    found = await hub.guarded(lambda c: _script(c)(keys=script_keys, args=args), _FAILED)
+    if found is _FAILED:
+        return None
+    verdict = found[0].decode() if isinstance(found[0], bytes) else str(found[0])
+    if verdict == "missing":
+        return None  # PostgreSQL answers: the slow path fills the registry again
+    count = (int(found[2]), int(found[3]))
+    if verdict != "live":
+        g.principal = None
+        return None, count
+    raw = found[1]
+    session = sessions.from_registry(session_id, dict(zip(raw[::2], raw[1::2], strict=True)))
+    if session is None or session.live_until() <= now:  # the script said live: it cannot be, but be sure
+        g.principal = None
+        return None, count
+    await sessions.touch_if_due(get_db(), hub, session, now)
+    if claims is not None:
+        principal = Principal(claims.user_id, session.id, "token", claims)
+    else:
+        principal = Principal(session.user_id, session.id, "cookie")
+    g.principal = principal
+    return principal, count
 
 
 async def current_principal() -> Principal | None:

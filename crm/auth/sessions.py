@@ -66,7 +66,8 @@ def _registry_fields(session: Session) -> dict[str, str]:
     }
 
 
-def _from_registry(session_id: str, raw: dict[Any, Any]) -> Session | None:
+def from_registry(session_id: str, raw: dict[Any, Any]) -> Session | None:
+    """The session a registry hash describes, or None for a revoked tombstone or a broken entry."""
     fields = {_text(k): _text(v) for k, v in raw.items()}
     if "revoked" in fields or "user_id" not in fields:
         return None
@@ -163,7 +164,7 @@ async def load_session(db: Database, hub: RedisHub, session_id: str) -> Session 
         return None
     raw = await hub.guarded(lambda c: c.hgetall(session_key(session_id)), None)
     if raw:
-        session = _from_registry(session_id, raw)
+        session = from_registry(session_id, raw)
         if session is None:  # revoked: the tombstone answers without PostgreSQL
             return None
     else:
@@ -174,9 +175,14 @@ async def load_session(db: Database, hub: RedisHub, session_id: str) -> Session 
     now = time.time()
     if session.live_until() <= now:
         return None
+    await touch_if_due(db, hub, session, now)
+    return session
+
+
+async def touch_if_due(db: Database, hub: RedisHub, session: Session, now: float) -> None:
+    """Slide the idle timeout, at most once a minute per session (a write to PostgreSQL and Redis)."""
     if now - session.last_seen_at > LAST_SEEN_WRITE_EVERY:
         await touch_session(db, hub, session, now)
-    return session
 
 
 async def touch_session(db: Database, hub: RedisHub, session: Session, now: float) -> None:

@@ -7,6 +7,7 @@ constant time), its session is live and its `jti` is not on the blacklist.
 
 from __future__ import annotations
 
+import functools
 import secrets
 import time
 from dataclasses import dataclass
@@ -26,7 +27,10 @@ class AccessClaims:
     expires_at: float
 
 
+@functools.lru_cache(maxsize=8)
 def _serializer(secret: str) -> URLSafeTimedSerializer:
+    # built once per secret: itsdangerous derives the signing key on every use anyway, and building
+    # the serializer (its signer and JSON checks) cost as much as verifying the token
     return URLSafeTimedSerializer(secret, salt=SALT)
 
 

@@ -63,6 +63,42 @@ local value = redis.call('GET', ARGV[1] .. token .. ':' .. ARGV[2])
 return {epoch, token, value or false}
 """
 
+# READ_SCRIPT for several views of one org at once. KEYS: epoch key, the generation keys of
+# every view (each once). ARGV: the number of views, then per view: value prefix, digest, the
+# number of its generations and their positions in KEYS (2-based, in the view's sorted order).
+# Returns {epoch or false, token 1, value 1 or false, token 2, value 2 or false, ...}; each
+# token is exactly the one READ_SCRIPT makes for that view, so both read the same entries.
+READ_MANY_SCRIPT = """
+local epoch = redis.call('GET', KEYS[1])
+if not epoch then return {false} end
+local now = false
+local gens = {}
+for i = 2, #KEYS do
+  local g = redis.call('GET', KEYS[i])
+  if not g then
+    if not now then
+      local t = redis.call('TIME')
+      now = t[1] .. string.format('%06d', tonumber(t[2]))
+    end
+    redis.call('SET', KEYS[i], now)
+    g = now
+  end
+  gens[i] = g
+end
+local out = {epoch}
+local a = 2
+for _ = 1, tonumber(ARGV[1]) do
+  local prefix, digest, n = ARGV[a], ARGV[a + 1], tonumber(ARGV[a + 2])
+  local parts = {epoch}
+  for j = 1, n do parts[#parts + 1] = gens[tonumber(ARGV[a + 2 + j])] end
+  a = a + 3 + n
+  local token = table.concat(parts, '.')
+  out[#out + 1] = token
+  out[#out + 1] = redis.call('GET', prefix .. token .. ':' .. digest) or false
+end
+return out
+"""
+
 # KEYS: generation keys. A missing counter restarts at the clock, never at 1.
 BUMP_SCRIPT = """
 local now = false
@@ -153,6 +189,7 @@ class CacheStore:
         self.dirty: dict[tuple[int, str], int] = {}
         self._retry_task: asyncio.Task[None] | None = None
         self._read = hub.client.register_script(READ_SCRIPT)
+        self._read_many = hub.client.register_script(READ_MANY_SCRIPT)
         self._bump = hub.client.register_script(BUMP_SCRIPT)
         self._release = hub.client.register_script(RELEASE_SCRIPT)
 
@@ -226,6 +263,28 @@ class CacheStore:
             await self._restore_epoch()  # flushed or evicted within this server's lifetime
         return BYPASS
 
+    async def lookup_many(self, org_id: int, views: list[tuple[str, tuple[str, ...], str]]) -> list[Lookup]:
+        """`lookup()` for several (kind, depends, digest) views of one org, in one round trip."""
+        if any(self.is_dirty(org_id, depends) for _kind, depends, _digest in views):
+            return [await self.lookup(org_id, kind, depends, digest) for kind, depends, digest in views]
+        gen_keys: list[str] = []
+        args: list[Any] = [len(views)]
+        for kind, depends, digest in views:
+            own = keys.domains_key_list(org_id, depends)
+            for key in own:
+                if key not in gen_keys:
+                    gen_keys.append(key)
+            args += [keys.value_prefix(org_id, kind), digest, len(own), *(gen_keys.index(k) + 2 for k in own)]
+        script_keys = [keys.EPOCH_KEY, *gen_keys]
+        for _attempt in range(2):
+            found = await self._timed("lookup", lambda c: self._read_many(keys=script_keys, args=args, client=c))
+            if found is FAILED:
+                return [BYPASS] * len(views)
+            if found[0] is not None:
+                return [Lookup(found[i].decode(), found[i + 1]) for i in range(1, len(found), 2)]
+            await self._restore_epoch()
+        return [BYPASS] * len(views)
+
     async def _restore_epoch(self) -> None:
         run_id = self.hub.run_id
         if run_id is not None:
@@ -257,6 +316,30 @@ class CacheStore:
         """
         depends = tuple(depends)
         found = await self.lookup(org_id, kind, depends, digest)
+        return await self.finish_lookup(
+            found,
+            org_id=org_id,
+            kind=kind,
+            depends=depends,
+            digest=digest,
+            ttl=ttl,
+            compute=compute,
+            single_flight=single_flight,
+        )
+
+    async def finish_lookup(
+        self,
+        found: Lookup,
+        *,
+        org_id: int,
+        kind: str,
+        depends: tuple[str, ...],
+        digest: str,
+        ttl: int,
+        compute: Callable[[], Awaitable[bytes]],
+        single_flight: bool = True,
+    ) -> tuple[bytes, str]:
+        """The rest of `get_or_compute()` once the lookup is done (it may have been one of many)."""
         if found.value is not None:
             metrics.CACHE_LOOKUPS.labels(kind, "hit").inc()
             return found.value, "hit"

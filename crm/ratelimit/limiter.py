@@ -22,7 +22,7 @@ import redis.asyncio as aioredis
 from quart import Response, current_app, g, request
 from redis.commands.core import AsyncScript
 
-from crm.auth.guard import current_principal
+from crm.auth.guard import current_principal, resolve_and_count
 from crm.config import Config
 from crm.errors import APIError
 from crm.http import client_ip
@@ -153,13 +153,28 @@ def _warn_failing_open(hub: RedisHub) -> None:
         log.warning("rate limiter failing open: Redis is unavailable, requests are not being limited")
 
 
+def _anonymous_identity() -> str:
+    return f"ip:{client_ip() or 'unknown'}"
+
+
 async def _caller_identity() -> str:
     principal = await current_principal()
     if principal is not None and principal.api_key is not None:
         return f"key:{principal.api_key.id}"
     if principal is not None:
         return f"user:{principal.user_id}"
-    return f"ip:{client_ip() or 'unknown'}"
+    return _anonymous_identity()
+
+
+async def _hit_as_caller(hub: RedisHub, policy: Policy) -> Decision | None:
+    """Count the request under its caller. A cookie or token request resolves its principal and
+    is counted in the same round trip (crm.auth.guard.resolve_and_count); API keys, anonymous
+    requests and anything the combined script could not settle go the two-step way."""
+    counted = await resolve_and_count(hub, f"tc:rl:{policy.name}:", policy.window * 1000, _anonymous_identity())
+    if counted is not None:
+        count, reset_ms = counted[1]
+        return Decision(policy, count, reset_ms)
+    return await hit(hub, policy, await _caller_identity())
 
 
 async def _account_identity() -> str | None:
@@ -183,11 +198,13 @@ async def enforce() -> None:
     if endpoint == "static" or endpoint.endswith(".static"):
         return
     config: Config = current_app.config["TINYCRM"]
+    if not config.rate_limit_enabled:
+        return  # RATE_LIMIT=off: the limiter is not called at all (for benchmarks)
     view = current_app.view_functions.get(endpoint) if endpoint else None
     group = group_of_view(view) or default_group(request.method, request.path)
     hub = get_redis()
     policies = [policy_for(config, group)]
-    decisions = [await hit(hub, policies[0], await _caller_identity())]
+    decisions = [await _hit_as_caller(hub, policies[0])]
     if group == "auth":
         account = await _account_identity()
         if account is not None:

@@ -9,6 +9,11 @@ the org's metadata under its "org" generation (both bumped after commit by the
 writers), so a role change or removal is seen by every instance on its next
 request. Generations are read before PostgreSQL, so a stale answer is stored
 under an old generation and never served. Redis down: PostgreSQL answers.
+
+A warm request costs one Redis round trip here: the org's metadata and the
+caller's role are looked up together (`cache.cached_many`), and slug -> id is
+remembered in the process (slugs never change; a remembered id is still checked
+against the org's cached slug, and looked up afresh if they disagree).
 """
 
 from __future__ import annotations
@@ -64,6 +69,10 @@ class OrgMeta:
     require_2fa: bool
 
 
+SLUG_MEMO_MAX = 10_000
+_slug_ids: dict[str, int] = {}  # this process's slug -> id memo; checked against the org's slug on use
+
+
 def slug_key(slug: str) -> str:
     return f"tc:orgslug:{slug}"
 
@@ -76,51 +85,52 @@ def _valid_ref(org_ref: str) -> bool:
 
 async def _org_id_of_slug(slug: str, *, fresh: bool = False) -> int | None:
     """Slug -> id, remembered in Redis (a slug names one org; a stale entry fails the slug check)."""
+    if not fresh:
+        memo = _slug_ids.get(slug)
+        if memo is not None:
+            return memo
     hub = get_redis()
     if not fresh:
         remembered = await hub.guarded(lambda c: c.get(slug_key(slug)), None)
         if remembered:
-            return int(remembered)
+            return _remember(slug, int(remembered))
     org_id = await get_db().fetch_val("SELECT id FROM orgs WHERE slug = :slug", {"slug": slug})
-    if org_id is not None:
-        await hub.guarded(lambda c: c.set(slug_key(slug), org_id, ex=CACHE_TTL), None)
-    return None if org_id is None else int(org_id)
+    if org_id is None:
+        _slug_ids.pop(slug, None)
+        return None
+    await hub.guarded(lambda c: c.set(slug_key(slug), org_id, ex=CACHE_TTL), None)
+    return _remember(slug, int(org_id))
 
 
-async def _org_meta(org_id: int) -> OrgMeta | None:
+def _remember(slug: str, org_id: int) -> int:
+    if len(_slug_ids) >= SLUG_MEMO_MAX:
+        _slug_ids.clear()
+    _slug_ids[slug] = org_id
+    return org_id
+
+
+def _meta_view(org_id: int) -> cache.View:
     async def select() -> dict[str, Any] | None:
         row = await get_db().fetch_one("SELECT id, slug, name, require_2fa FROM orgs WHERE id = :id", {"id": org_id})
         return dict(row._mapping) if row else None
 
-    found = await cache.cached(
-        org_id=org_id,
-        kind="org:meta",
-        depends=("org",),
-        params={},
-        ttl=CACHE_TTL,
-        compute=select,
-        single_flight=False,
-    )
-    return OrgMeta(**found) if found else None
+    return cache.View("org:meta", ("org",), {}, CACHE_TTL, select, single_flight=False)
 
 
-async def _role(org_id: int, user_id: int) -> str | None:
+def _role_view(org_id: int, user_id: int) -> cache.View:
     async def select() -> str | None:
         role = await get_db().fetch_val(
             "SELECT role FROM memberships WHERE org_id = :org AND user_id = :user", {"org": org_id, "user": user_id}
         )
         return None if role is None else str(role)
 
-    role = await cache.cached(
-        org_id=org_id,
-        kind="members:role",
-        depends=("members",),
-        params={"user": user_id},
-        ttl=CACHE_TTL,
-        compute=select,
-        single_flight=False,
-    )
-    return None if role is None else str(role)
+    return cache.View("members:role", ("members",), {"user": user_id}, CACHE_TTL, select, single_flight=False)
+
+
+async def _meta_and_role(org_id: int, user_id: int) -> tuple[OrgMeta | None, str | None]:
+    """The org's metadata and the user's role in it, both cached, in one Redis round trip."""
+    found, role = await cache.cached_many(org_id, [_meta_view(org_id), _role_view(org_id, user_id)])
+    return (OrgMeta(**found) if found else None), (None if role is None else str(role))
 
 
 async def load_org_and_role(org_ref: str, user_id: int) -> tuple[OrgMeta, str | None] | None:
@@ -129,16 +139,16 @@ async def load_org_and_role(org_ref: str, user_id: int) -> tuple[OrgMeta, str | 
     if not _valid_ref(org_ref):
         return None
     if org_ref.isdigit():
-        meta = await _org_meta(int(org_ref))
+        meta, role = await _meta_and_role(int(org_ref), user_id)
     else:
         org_id = await _org_id_of_slug(org_ref)
-        meta = await _org_meta(org_id) if org_id is not None else None
+        meta, role = await _meta_and_role(org_id, user_id) if org_id is not None else (None, None)
         if org_id is not None and (meta is None or meta.slug != org_ref):
             org_id = await _org_id_of_slug(org_ref, fresh=True)  # the remembered id was stale
-            meta = await _org_meta(org_id) if org_id is not None else None
+            meta, role = await _meta_and_role(org_id, user_id) if org_id is not None else (None, None)
     if meta is None:
         return None
-    return meta, await _role(meta.id, user_id)
+    return meta, role
 
 
 async def select_membership(org_ref: str, user_id: int) -> OrgScope | None:
