@@ -118,21 +118,39 @@ class Presence:
         self.local.pop(sid, None)
 
     async def heartbeat(self) -> None:
-        """Push this instance's entries' expiry forward."""
+        """Push this instance's entries' expiry forward; re-announce topics where one had lapsed.
+
+        An entry lapses when this process stalled past the TTL (or Redis lost it): another
+        instance may then have swept it and broadcast a list without this user, so the
+        topic is broadcast again once the entry is back.
+        """
         entries = [(sid, entry) for sid, held in self.local.items() for entry in held]
         if not entries:
             return
-        expires = time.time() + TTL
+        now = time.time()
+        expires = now + TTL
 
-        async def refresh(client: Any) -> None:
+        async def refresh(client: Any) -> list[Any]:
             async with client.pipeline(transaction=False) as pipe:
                 for sid, (org_id, topic, user_id) in entries:
+                    pipe.zscore(topic_key(org_id, topic), f"{user_id}:{sid}")
                     pipe.zadd(topic_key(org_id, topic), {f"{user_id}:{sid}": expires})
                     pipe.expire(topic_key(org_id, topic), int(TTL * 4) + 1)
                     pipe.sadd(INDEX_KEY, f"{org_id}|{topic}")
-                await pipe.execute()
+                return list(await pipe.execute())
 
-        await self.hub.guarded(refresh, None)
+        results = await self.hub.guarded(refresh, None)
+        if results is None:
+            return
+        lapsed: set[tuple[int, str]] = set()
+        for (sid, entry), score in zip(entries, results[::4], strict=True):
+            org_id, topic, user_id = entry
+            if entry not in self.local.get(sid, ()):  # left while the refresh ran: do not resurrect it
+                await self.hub.guarded(lambda c, k=topic_key(org_id, topic), m=f"{user_id}:{sid}": c.zrem(k, m), 0)
+            elif score is None or float(score) <= now:
+                lapsed.add((org_id, topic))
+        for org_id, topic in sorted(lapsed):
+            await self.broadcast(org_id, topic)
 
     async def sweep(self) -> None:
         """Drop expired entries (a dead instance's users) and broadcast the topics that changed."""

@@ -5,6 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import redis.asyncio as aioredis
+
+from crm.config import Config
+from realtime.presence import topic_key
 from tests.realtime.conftest import Http, Instance, LiveClient, Person, add_member
 
 
@@ -82,6 +86,30 @@ async def test_users_of_a_killed_instance_leave_presence(
 
     # the presence TTL in these instances is 3 s; allow for sweeps and slow machines
     await watcher.next_presence(on_board(org, "Alice Adams"), timeout=20)
+
+
+async def test_a_user_whose_entry_lapsed_is_announced_again(
+    instances: tuple[Instance, Instance], config: Config, alice: Person, bob: Person, org: dict[str, Any]
+) -> None:
+    # an instance that stalls past the TTL has its users swept (and a list without them
+    # broadcast) by another instance; its next heartbeat must announce them again
+    a, b = instances
+    await add_member(alice, org, bob)
+    alice_socket, bob_socket = await alice.connect(a), await bob.connect(b)
+    await alice_socket.join(org["slug"])
+    await bob_socket.join(org["slug"])
+    await enter(alice_socket, org)
+    await bob_socket.next_presence(on_board(org, "Alice Adams"))
+
+    client = aioredis.Redis.from_url(config.redis_url)
+    try:
+        await client.delete(topic_key(org["id"], "board"))  # what a sweep of Alice's lapsed entry does
+    finally:
+        await client.aclose()
+    ack = await enter(bob_socket, org)
+    assert names(ack) == ["Bob Brown"]
+
+    await bob_socket.next_presence(on_board(org, "Alice Adams", "Bob Brown"))
 
 
 async def test_presence_needs_a_joined_org_and_a_known_topic(
