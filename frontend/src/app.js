@@ -64,5 +64,11 @@ darkQuery.addEventListener("change", () => {
 window.addEventListener("storage", (event) => {
   if (event.key === KEY) applyTheme(storedTheme() ?? systemTheme());
 });
+// Submit buttons of script-driven forms start disabled ([data-needs-js]): a click before the page's
+// module attached its handler would submit natively, reload the page and drop (or leak into the URL)
+// what was typed. Module scripts all run before DOMContentLoaded, so the handlers are in place now.
+document.addEventListener("DOMContentLoaded", () => {
+  for (const button of document.querySelectorAll("[data-needs-js]")) button.disabled = false;
+});
 import "./lib/shell.js";
 import "./lib/inbox-badge.js";

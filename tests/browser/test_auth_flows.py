@@ -197,3 +197,15 @@ async def test_a_new_verification_link_is_sent_from_the_account_page(make_user: 
     await expect(page.get_by_role("status")).to_have_text(f"Thank you: {user.email} is verified.")
     await page.goto("/account")
     await expect(page.locator(".pill", has_text="verified")).to_have_text("verified")
+
+
+async def test_forms_cannot_submit_before_their_script_handles_them(browser: Browser, server: Instance) -> None:
+    # a native submit would reload the page, drop what was typed and put the password in the URL
+    for enabled in (False, True):
+        context = await browser.new_context(base_url=server.url, java_script_enabled=enabled)
+        page = await context.new_page()
+        for path, name in (("/signup", "Create account"), ("/login", "Sign in")):
+            await page.goto(path)
+            button = page.get_by_role("button", name=name)
+            await (expect(button).to_be_enabled() if enabled else expect(button).to_be_disabled())
+        await context.close()
