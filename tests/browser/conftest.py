@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 
 from crm.config import Config
 from tests.realtime.conftest import Instance, instance_env
@@ -30,6 +30,10 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 PASSWORD = "correct horse battery"
+
+# expect() polls its condition until this deadline; Playwright's 5 s default is too short
+# for a page, its socket and a uvicorn instance sharing two busy cores with the other worker
+expect.set_options(timeout=20_000)
 
 
 @pytest.fixture(scope="module")
