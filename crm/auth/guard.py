@@ -87,6 +87,7 @@ async def _resolve() -> Principal | None:
 # KEYS[1] the session registry entry, KEYS[2] (tokens only) the jti's blacklist entry.
 # ARGV[1] the counter key's prefix, ARGV[2] the window in ms, ARGV[3] the identity to count an
 # unauthenticated request under, ARGV[4] the user id the token claims ('' for a cookie), ARGV[5] now.
+# An empty ARGV[1] counts nothing (the limiter is off, or the principal is wanted before it runs).
 # The verdict is `_resolve()`'s: blacklisted, revoked, another user's, idle too long or expired is
 # 'dead' (counted under ARGV[3]); 'live' is counted under the session's user; 'missing' (not in
 # Redis: PostgreSQL must answer) is not counted here. Returns {verdict, registry fields, count, ttl}.
@@ -109,6 +110,7 @@ else
     if live_until <= tonumber(ARGV[5]) then verdict = 'dead' else user = f['user_id'] end
   end
 end
+if ARGV[1] == '' then return {verdict, fields} end
 local key = ARGV[1] .. (user and ('user:' .. user) or ARGV[3])
 local count = redis.call('INCR', key)
 if count == 1 then
@@ -134,13 +136,14 @@ def _script(client: aioredis.Redis) -> AsyncScript:
 
 async def resolve_and_count(
     hub: RedisHub, counter_prefix: str, window_ms: int, anonymous_identity: str
-) -> tuple[Principal | None, tuple[int, int]] | None:
+) -> tuple[Principal | None, tuple[int, int] | None] | None:
     """Resolve this request's principal and count it in one round trip, for a cookie or a token.
 
     Answers (principal, (count, ms until reset)), with the count under `user:<id>` when the
     session is live and under `anonymous_identity` otherwise; None when the request carries
     neither (or an API key), or when Redis could not answer in one go: the caller then runs
-    `current_principal()` and counts on its own, as before.
+    `current_principal()` and counts on its own, as before. An empty `counter_prefix` counts
+    nothing (the count is then None).
     """
     if "principal" in g:
         return None
@@ -175,7 +178,7 @@ async def resolve_and_count(
     verdict = found[0].decode() if isinstance(found[0], bytes) else str(found[0])
     if verdict == "missing":
         return None  # PostgreSQL answers: the slow path fills the registry again
-    count = (int(found[2]), int(found[3]))
+    count = (int(found[2]), int(found[3])) if counter_prefix else None
     if verdict != "live":
         g.principal = None
         return None, count
@@ -195,7 +198,10 @@ async def resolve_and_count(
 
 async def current_principal() -> Principal | None:
     if "principal" not in g:
-        g.principal = await _resolve()
+        # a cookie or token in one round trip (blacklist and registry together), else the long way
+        await resolve_and_count(get_redis(), "", 0, "")
+        if "principal" not in g:
+            g.principal = await _resolve()
     return cast(Principal | None, g.principal)
 
 

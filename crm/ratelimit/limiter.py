@@ -171,7 +171,7 @@ async def _hit_as_caller(hub: RedisHub, policy: Policy) -> Decision | None:
     is counted in the same round trip (crm.auth.guard.resolve_and_count); API keys, anonymous
     requests and anything the combined script could not settle go the two-step way."""
     counted = await resolve_and_count(hub, f"tc:rl:{policy.name}:", policy.window * 1000, _anonymous_identity())
-    if counted is not None:
+    if counted is not None and counted[1] is not None:
         count, reset_ms = counted[1]
         return Decision(policy, count, reset_ms)
     return await hit(hub, policy, await _caller_identity())
