@@ -105,14 +105,20 @@ class View:
     single_flight: bool = True
 
 
-async def cached_many(org_id: int, views: list[View]) -> list[Any]:
+async def cached_many(
+    org_id: int, views: list[View], *, also: tuple[str, tuple[str, ...], str] | None = None
+) -> tuple[list[Any], Lookup | None]:
     """`cached()` for several views of one org: the lookups (generations and values) take one
-    round trip together; each miss is then computed and stored as `cached()` would."""
+    round trip together; each miss is then computed and stored as `cached()` would.
+
+    `also` (kind, depends, digest) is looked up in the same round trip and answered as it was
+    found (a `Lookup`), for the caller to finish later with `CacheStore.finish_lookup()`.
+    """
     store = get_cache()
     digests = [keys.digest(view.params) for view in views]
-    found = await store.lookup_many(
-        org_id, [(v.kind, tuple(v.depends), d) for v, d in zip(views, digests, strict=True)]
-    )
+    wanted = [(v.kind, tuple(v.depends), d) for v, d in zip(views, digests, strict=True)]
+    found = await store.lookup_many(org_id, wanted if also is None else [*wanted, also])
+    extra = None if also is None else found.pop()
     results = []
     for view, digest, lookup in zip(views, digests, found, strict=True):
 
@@ -130,7 +136,7 @@ async def cached_many(org_id: int, views: list[View]) -> list[Any]:
             single_flight=view.single_flight,
         )
         results.append(orjson.loads(raw))
-    return results
+    return results, extra
 
 
 def init_app(app: Quart) -> None:

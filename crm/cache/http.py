@@ -8,21 +8,31 @@
 
 The key holds the org, the route's path ids and its normalised query string, and
 (`vary=`) the caller's role or user id where the answer depends on them.
+
+The org guard (crm.tenancy.scope) reads the route's entry in the same Redis round
+trip as the org and the caller's role when it can (`prefetch_key()`: the key must
+not vary by role, which the guard has not read yet), and leaves the lookup in
+`g.cache_prefetch`; the route then uses it instead of reading again. The lookup
+still happens before anything is computed from PostgreSQL, so the cache's rules hold.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import wraps
+from types import SimpleNamespace
 from typing import Any, Literal, TypeVar, cast
 
-from quart import Response, current_app, request
+from quart import Response, current_app, g, request
 
 from crm.cache import keys
+from crm.cache.store import prefetched as prefetched_lookup
 
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
+ATTRIBUTE = "_tinycrm_cached_response"
 Vary = Literal["role", "user"]
 CACHE_CONTROL = "private, max-age=0, must-revalidate"
 
@@ -77,6 +87,28 @@ def utc_day() -> dict[str, Any]:
     return {"day": datetime.now(UTC).date().isoformat()}
 
 
+@dataclass(frozen=True)
+class CachedView:
+    kind: str
+    depends: tuple[str, ...]
+    vary: tuple[Vary, ...]
+    defaults: Mapping[str, Any] | None
+    key_extra: Callable[[], Mapping[str, Any]] | None
+
+    def digest(self, view_args: Mapping[str, Any], org: Any) -> str:
+        return keys.digest({**request_params(view_args, self.vary, org), **_extra(self.key_extra)}, self.defaults)
+
+
+def prefetch_key(user_id: int) -> tuple[str, tuple[str, ...], str] | None:
+    """(kind, depends, digest) of this request's cached_response entry, if it can be read before
+    the caller's role is known; else None."""
+    view = current_app.view_functions.get(request.endpoint or "")
+    spec = getattr(view, ATTRIBUTE, None)  # functools.wraps copies it onto the outer decorators
+    if not isinstance(spec, CachedView) or "role" in spec.vary or request.method not in ("GET", "HEAD"):
+        return None
+    return spec.kind, spec.depends, spec.digest(request.view_args or {}, SimpleNamespace(user_id=user_id, role=None))
+
+
 def cached_response(
     kind: str,
     *,
@@ -93,12 +125,15 @@ def cached_response(
     e.g. the UTC day for "due today" numbers.
     """
     depends, vary = tuple(depends), tuple(vary)
+    spec = CachedView(kind, depends, vary, defaults, key_extra)
 
     def decorator(func: F) -> F:
         @wraps(func)
         async def wrapper(*args: Any, **kwargs: Any) -> Response:
             org = kwargs["org"]
             store = current_app.extensions["cache"]
+            digest = spec.digest(kwargs, org)
+            prefetched = g.pop("cache_prefetch", None)
 
             async def compute() -> bytes:
                 response = cast(Response, await current_app.make_response(await func(*args, **kwargs)))
@@ -106,20 +141,24 @@ def cached_response(
                     raise _Uncacheable(response)
                 return await response.get_data(as_text=False)
 
+            reset = prefetched_lookup.set(prefetched)  # get_or_compute's lookup answers it, if it matches
             try:
                 body, outcome = await store.get_or_compute(
                     org_id=org.id,
                     kind=kind,
                     depends=depends,
-                    digest=keys.digest({**request_params(kwargs, vary, org), **_extra(key_extra)}, defaults),
+                    digest=digest,
                     ttl=ttl,
                     compute=compute,
                     single_flight=single_flight,
                 )
             except _Uncacheable as uncacheable:
                 return uncacheable.response
+            finally:
+                prefetched_lookup.reset(reset)
             return finish(body, outcome)
 
+        setattr(wrapper, ATTRIBUTE, spec)
         return cast(F, wrapper)
 
     return decorator

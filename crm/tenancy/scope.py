@@ -22,10 +22,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from quart import current_app, request
+from quart import current_app, g, request
 
 from crm import cache
 from crm.auth.guard import SAFE_METHODS, Principal, require_principal
+from crm.cache import http as cache_http
 from crm.db import get_db
 from crm.errors import APIError
 from crm.redis import get_redis
@@ -127,25 +128,35 @@ def _role_view(org_id: int, user_id: int) -> cache.View:
     return cache.View("members:role", ("members",), {"user": user_id}, CACHE_TTL, select, single_flight=False)
 
 
-async def _meta_and_role(org_id: int, user_id: int) -> tuple[OrgMeta | None, str | None]:
-    """The org's metadata and the user's role in it, both cached, in one Redis round trip."""
-    found, role = await cache.cached_many(org_id, [_meta_view(org_id), _role_view(org_id, user_id)])
+async def _meta_and_role(org_id: int, user_id: int, *, prefetch: bool = False) -> tuple[OrgMeta | None, str | None]:
+    """The org's metadata and the user's role in it, both cached, in one Redis round trip; with
+    `prefetch`, the route's own cache entry too (see crm.cache.http), left in `g.cache_prefetch`."""
+    also = cache_http.prefetch_key(user_id) if prefetch else None
+    (found, role), lookup = await cache.cached_many(
+        org_id, [_meta_view(org_id), _role_view(org_id, user_id)], also=also
+    )
+    if also is not None and lookup is not None:
+        g.cache_prefetch = (org_id, also[0], also[2], lookup)
     return (OrgMeta(**found) if found else None), (None if role is None else str(role))
 
 
-async def load_org_and_role(org_ref: str, user_id: int) -> tuple[OrgMeta, str | None] | None:
-    """The org named by slug or id and the user's role in it (None: not a member); None if no such org."""
+async def load_org_and_role(org_ref: str, user_id: int, *, prefetch: bool = False) -> tuple[OrgMeta, str | None] | None:
+    """The org named by slug or id and the user's role in it (None: not a member); None if no such org.
+
+    `prefetch` (the org guard, in a request): read the route's cache entry in the same round trip."""
     org_ref = org_ref.lower()
     if not _valid_ref(org_ref):
         return None
     if org_ref.isdigit():
-        meta, role = await _meta_and_role(int(org_ref), user_id)
+        meta, role = await _meta_and_role(int(org_ref), user_id, prefetch=prefetch)
     else:
         org_id = await _org_id_of_slug(org_ref)
-        meta, role = await _meta_and_role(org_id, user_id) if org_id is not None else (None, None)
+        meta, role = await _meta_and_role(org_id, user_id, prefetch=prefetch) if org_id is not None else (None, None)
         if org_id is not None and (meta is None or meta.slug != org_ref):
             org_id = await _org_id_of_slug(org_ref, fresh=True)  # the remembered id was stale
-            meta, role = await _meta_and_role(org_id, user_id) if org_id is not None else (None, None)
+            meta, role = (
+                await _meta_and_role(org_id, user_id, prefetch=prefetch) if org_id is not None else (None, None)
+            )
     if meta is None:
         return None
     return meta, role
@@ -166,7 +177,7 @@ async def select_membership(org_ref: str, user_id: int) -> OrgScope | None:
 async def _api_key_scope(principal: Principal, org_ref: str) -> OrgScope | None:
     key = principal.api_key
     assert key is not None
-    found = await load_org_and_role(org_ref, principal.user_id)
+    found = await load_org_and_role(org_ref, principal.user_id, prefetch=True)
     if found is None or found[0].id != key.org_id:
         return None
     meta = found[0]
@@ -189,7 +200,7 @@ async def resolve_org_scope() -> None:
     if principal.api_key is not None:
         scope = await _api_key_scope(principal, org_ref)
     else:
-        found = await load_org_and_role(org_ref, principal.user_id)
+        found = await load_org_and_role(org_ref, principal.user_id, prefetch=True)
         scope = None
         meta, role = found if found is not None else (None, None)
         if meta is not None and role is not None:
