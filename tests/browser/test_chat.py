@@ -119,7 +119,8 @@ async def test_history_loads_on_scroll_and_own_messages_can_be_edited_deleted_an
     await expect(page.locator(".message", has_text="entry number seventy, corrected")).to_contain_text("(edited)")
 
     await page.locator(".message", has_text="entry number 69").get_by_role("button", name="Delete").click()
-    await expect(page.get_by_text("Message deleted")).to_be_visible()
+    # the message list, not the live region, which announces the same words 30 ms later
+    await expect(messages.get_by_text("Message deleted")).to_be_visible()
     await expect(page.get_by_text("entry number 69", exact=True)).to_have_count(0)
 
     await page.get_by_label("Search messages").fill("corrected")
