@@ -1,6 +1,6 @@
 """Real instances for realtime tests: uvicorn subprocesses sharing the test PostgreSQL and Redis.
 
-`instances` starts two (A and B) once per test session; `spawn` starts more (to kill
+`instances` starts two (A and B) per test module; `spawn` starts more (to kill
 one, or to point one at a throwaway Redis). Users sign up over HTTP and connect
 socket.io with `auth: {token}` through python-socketio's AsyncClient.
 """
@@ -234,8 +234,11 @@ def realtime_env(config: Config) -> dict[str, str]:
     return instance_env(config.database_url, config.redis_url, channel, config.secret_key)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 async def instances(realtime_env: dict[str, str]) -> AsyncIterator[tuple[Instance, Instance]]:
+    # Module-scoped: a running instance's outbox relay publishes whatever the in-process app
+    # commits (and then writes dashboard.updated events), so it must not outlive the modules
+    # that use it and race the row counts of unrelated tests on the worker's database.
     a, b = Instance(realtime_env, "A"), Instance(realtime_env, "B")
     try:
         await asyncio.gather(a.start(), b.start())
