@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
 import redis.asyncio as aioredis
 from quart import Quart
@@ -22,6 +23,7 @@ from quart import Quart
 from crm import create_app
 from crm.auth import passwords
 from crm.config import Config
+from crm.db import asyncpg_dsn
 from tests import dbtools
 from tests.helpers import Api
 
@@ -113,6 +115,22 @@ async def clean_state(request: pytest.FixtureRequest) -> AsyncIterator[None]:
         await client.flushdb()
         await client.aclose()
     yield
+
+
+@pytest.fixture
+async def sql(database_url: str) -> AsyncIterator[asyncpg.Connection]:
+    """A direct connection to the worker's database, for assertions on rows."""
+    conn = await asyncpg.connect(asyncpg_dsn(database_url))
+    try:
+        yield conn
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+def base(org: dict[str, Any]) -> str:
+    """The API path of Alice's org."""
+    return f"/api/v1/orgs/{org['slug']}"
 
 
 @pytest.fixture

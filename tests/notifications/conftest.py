@@ -2,28 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
-import asyncpg
 import pytest
 
-from crm.db import asyncpg_dsn
 from tests.helpers import Api, User
-
-
-@pytest.fixture
-async def sql(database_url: str) -> AsyncIterator[asyncpg.Connection]:
-    conn = await asyncpg.connect(asyncpg_dsn(database_url))
-    try:
-        yield conn
-    finally:
-        await conn.close()
-
-
-@pytest.fixture
-def base(org: dict[str, Any]) -> str:
-    return f"/api/v1/orgs/{org['slug']}"
 
 
 @pytest.fixture
