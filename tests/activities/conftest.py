@@ -1,5 +1,5 @@
-"""Activities reuse the deals fixtures (org, members, SQL access)."""
+"""Activities reuse the deals fixtures (org members); `sql` and `base` come from the root conftest."""
 
-from tests.deals.conftest import base, member, other_org, sql, viewer
+from tests.deals.conftest import member, other_org, viewer
 
-__all__ = ["base", "member", "other_org", "sql", "viewer"]
+__all__ = ["member", "other_org", "viewer"]
