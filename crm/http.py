@@ -83,3 +83,16 @@ def client_ip() -> str | None:
         if not any(address in net for net in networks):
             return hop
     return hops[0]
+
+
+def version_from_if_match(raw: str | None) -> int | None:
+    """The record version an `If-Match` names: `"3"`, `W/"3"`, `3`, or a record ETag `"3-<hash>"`.
+
+    None when the header is absent or `*`; anything else is a 422 on `If-Match`."""
+    if raw is None or raw.strip() in ("", "*"):
+        return None
+    tag = raw.strip().removeprefix("W/").strip('"')
+    version = tag.split("-", 1)[0]
+    if not version.isdigit() or not 0 < int(version) < 2**31:
+        raise APIError(422, "validation_error", fields={"If-Match": "must be a record version or its ETag"})
+    return int(version)

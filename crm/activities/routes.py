@@ -62,7 +62,7 @@ async def create_activity(org: OrgScope, data: CreateActivity) -> tuple[dict[str
 
 @blueprint.get("/orgs/<org>/activities/<id:activity_id>")
 @login_required
-@cache.cached_response("activities:record", depends=("activities",), ttl=cache.TTL_RECORD)
+@cache.cached_response("activities:record", depends=("activities",), ttl=cache.TTL_RECORD, version_etag=True)
 @validate_response(ActivityOut)
 async def get_activity(org: OrgScope, activity_id: int) -> dict[str, Any]:
     return await service.get_activity(get_db(), org=org, activity_id=activity_id)

@@ -19,6 +19,7 @@ still happens before anything is computed from PostgreSQL, so the cache's rules 
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -42,8 +43,16 @@ class _Uncacheable(Exception):
         self.response = response
 
 
-def etag_of(body: bytes) -> str:
-    return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+def etag_of(body: bytes, *, version: bool = False) -> str:
+    """A strong ETag: the body's hash. For a record, `"<version>-<hash>"`, so the same tag sent
+    back as `If-Match` names the version a PATCH is based on (crm.http.version_from_if_match)."""
+    digest = hashlib.sha256(body).hexdigest()[:32]
+    if version and (found := _VERSION.search(body)):
+        return f'"{int(found.group(1))}-{digest}"'
+    return f'"{digest}"'
+
+
+_VERSION = re.compile(rb'"version":(\d{1,10})[,}]')
 
 
 def _matches(header: str | None, etag: str) -> bool:
@@ -56,9 +65,9 @@ def _matches(header: str | None, etag: str) -> bool:
     return etag in candidates
 
 
-def finish(body: bytes, outcome: str, *, status: int = 200) -> Response:
+def finish(body: bytes, outcome: str, *, status: int = 200, version_etag: bool = False) -> Response:
     """The response for a cacheable body: 304 when the client holds it already."""
-    etag = etag_of(body)
+    etag = etag_of(body, version=version_etag)
     headers = {"ETag": etag, "Cache-Control": CACHE_CONTROL, "X-Cache": "hit" if outcome == "hit" else "miss"}
     if _matches(request.headers.get("If-None-Match"), etag):
         return Response(b"", status=304, headers=headers)
@@ -118,8 +127,11 @@ def cached_response(
     defaults: Mapping[str, Any] | None = None,
     key_extra: Callable[[], Mapping[str, Any]] | None = None,
     single_flight: bool = True,
+    version_etag: bool = False,
 ) -> Callable[[F], F]:
     """Cache a tenant GET route's 200 body per org (and role/user if `vary` says so).
+
+    `version_etag=True` for single-record routes: the ETag carries the record's version.
 
     `key_extra()` adds to the key what the answer depends on besides the request,
     e.g. the UTC day for "due today" numbers.
@@ -156,7 +168,7 @@ def cached_response(
                 return uncacheable.response
             finally:
                 prefetched_lookup.reset(reset)
-            return finish(body, outcome)
+            return finish(body, outcome, version_etag=version_etag)
 
         setattr(wrapper, ATTRIBUTE, spec)
         return cast(F, wrapper)

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from crm.errors import APIError
-from crm.http import decode_cursor, encode_cursor, parse_int_param, parse_limit
+from crm.http import decode_cursor, encode_cursor, parse_int_param, parse_limit, version_from_if_match
 
 SORTS = ("name", "-name", "created_at", "-created_at", "updated_at", "-updated_at")
 DEFAULT_SORT = "name"
@@ -159,11 +159,7 @@ def version_from(body_version: int | None, if_match: str | None) -> int:
     """The version a PATCH is based on: `version` in the body, else the If-Match header."""
     if body_version is not None:
         return body_version
-    if if_match:
-        tag = if_match.strip()
-        tag = tag[2:] if tag.startswith("W/") else tag
-        tag = tag.strip('"')
-        if tag.isdigit() and 0 < int(tag) < 2**31:
-            return int(tag)
-        raise invalid("version", "If-Match must carry the record's version")
+    header_version = version_from_if_match(if_match)
+    if header_version is not None:
+        return header_version
     raise invalid("version", "is required (in the body or an If-Match header)")

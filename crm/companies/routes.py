@@ -38,7 +38,7 @@ async def create_company(org: OrgScope, data: CompanyCreate) -> tuple[dict[str, 
 
 @blueprint.get("/orgs/<org>/companies/<id:company_id>")
 @login_required
-@cache.cached_response("companies:record", depends=("companies",), ttl=cache.TTL_RECORD)
+@cache.cached_response("companies:record", depends=("companies",), ttl=cache.TTL_RECORD, version_etag=True)
 @validate_response(CompanyOut)
 async def get_company(org: OrgScope, company_id: int) -> dict[str, Any]:
     return await service.get_company(get_db(), org=org, company_id=company_id)

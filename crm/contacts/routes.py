@@ -38,7 +38,7 @@ async def create_contact(org: OrgScope, data: ContactCreate) -> tuple[dict[str, 
 
 @blueprint.get("/orgs/<org>/contacts/<id:contact_id>")
 @login_required
-@cache.cached_response("contacts:record", depends=("contacts",), ttl=cache.TTL_RECORD)
+@cache.cached_response("contacts:record", depends=("contacts",), ttl=cache.TTL_RECORD, version_etag=True)
 @validate_response(ContactOut)
 async def get_contact(org: OrgScope, contact_id: int) -> dict[str, Any]:
     return await service.get_contact(get_db(), org=org, contact_id=contact_id)

@@ -12,6 +12,7 @@ from typing import Any, TypeVar, cast
 from asyncpg.exceptions import DeadlockDetectedError, ForeignKeyViolationError
 
 from crm.errors import APIError
+from crm.http import version_from_if_match
 
 log = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
@@ -45,15 +46,8 @@ def foreign_key_error(error: ForeignKeyViolationError) -> APIError:
 
 
 def parse_if_match(raw: str | None) -> int | None:
-    """`If-Match: "3"` (or W/"3", or 3) -> 3; `*` or absent -> None."""
-    if raw is None or raw.strip() in ("", "*"):
-        return None
-    value = raw.strip()
-    value = value[2:] if value.startswith("W/") else value
-    value = value.strip('"')
-    if not value.isdigit() or not 0 < int(value) < 2**31:
-        raise APIError(422, "validation_error", fields={"If-Match": "must be a record version"})
-    return int(value)
+    """`If-Match: "3"` (or W/"3", 3, or the record's ETag) -> 3; `*` or absent -> None."""
+    return version_from_if_match(raw)
 
 
 def required_version(body_version: int | None, if_match: str | None) -> int:

@@ -110,7 +110,7 @@ async def create_deal(org: OrgScope, data: CreateDeal) -> tuple[dict[str, Any], 
 
 @blueprint.get("/orgs/<org>/deals/<id:deal_id>")
 @login_required
-@cache.cached_response("deals:record", depends=("deals",), ttl=cache.TTL_RECORD)
+@cache.cached_response("deals:record", depends=("deals",), ttl=cache.TTL_RECORD, version_etag=True)
 @validate_response(DealOut)
 async def get_deal(org: OrgScope, deal_id: int) -> dict[str, Any]:
     return await service.get_deal(get_db(), org=org, deal_id=deal_id)
