@@ -133,6 +133,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from crm.db import migrate
 
+    if not os.environ.get("BASE_URL"):
+        # the origin browsers will use: links in mail and socket.io's allowed origin follow it
+        host = "localhost" if args.host in ("127.0.0.1", "0.0.0.0", "localhost", "::") else args.host
+        os.environ["BASE_URL"] = f"http://{host}:{args.port}"
     config = _config()
     asyncio.run(migrate(config.database_url or ""))
     if args.demo:

@@ -49,10 +49,21 @@ class OrjsonPacker:
         return orjson.loads(s)
 
 
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "[::1]")
+
+
 def allowed_origins(config: Config) -> list[str]:
-    """Browsers may connect only from the app's own origin (BASE_URL's scheme, host and port)."""
+    """Browsers may connect only from the app's own origin (BASE_URL's scheme, host and port).
+
+    A loopback BASE_URL (local use) also accepts the other spellings of loopback on the same
+    port: they name the same server, and a browser at 127.0.0.1 must not lose live updates
+    because BASE_URL says localhost."""
     parts = urlsplit(config.base_url)
-    return [f"{parts.scheme}://{parts.netloc}"]
+    origins = [f"{parts.scheme}://{parts.netloc}"]
+    if parts.hostname in ("localhost", "127.0.0.1", "::1"):
+        port = f":{parts.port}" if parts.port else ""
+        origins += [f"{parts.scheme}://{name}{port}" for name in LOOPBACK_NAMES if f"{name}{port}" != parts.netloc]
+    return origins
 
 
 def client_ip(environ: dict[str, Any], trusted_proxies: tuple[str, ...]) -> str | None:
