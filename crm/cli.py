@@ -8,6 +8,7 @@ import getpass
 import logging
 import os
 import secrets
+import signal
 import sys
 from typing import Any
 
@@ -151,6 +152,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
             flush=True,
         )
     os.environ["TINYCRM_AUTO_MIGRATE"] = "0"  # migrated above, once
+    # uvicorn re-raises SIGTERM after its graceful shutdown; with the default handler the process
+    # would die without running atexit, leaving the embedded PostgreSQL and Redis running.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     uvicorn.run(
         "crm.asgi:app",
         host=args.host,

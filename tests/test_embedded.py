@@ -67,3 +67,55 @@ def test_two_processes_share_one_embedded_pair_and_the_last_one_stops_it(tmp_pat
     except (redis.ConnectionError, OSError):
         alive = False
     assert not alive, "the last process to exit stops the embedded Redis"
+
+
+def test_serve_stopped_with_sigterm_stops_its_embedded_engines(tmp_path: Path) -> None:
+    """`kill` (systemd, a container stop) must not leave the embedded PostgreSQL and Redis behind."""
+    import os
+    import signal
+    import socket
+    import urllib.request
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "BASE_URL")}
+    env.update(TINYCRM_DATA_DIR=str(tmp_path), LOG_LEVEL="WARNING")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "crm.cli", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert proc.poll() is None, "serve exited early"
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, "serve did not become ready"
+            time.sleep(0.2)  # start-up poll
+        pg_pid = int((tmp_path / "pg" / "postmaster.pid").read_text().split()[0])
+        redis_pid = int((tmp_path / "redis" / "redis.pid").read_text().split()[0])
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+    def gone(pid: int) -> bool:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        return False
+
+    deadline = time.monotonic() + 20
+    while not (gone(pg_pid) and gone(redis_pid)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert gone(pg_pid), "embedded PostgreSQL still running after SIGTERM"
+    assert gone(redis_pid), "embedded Redis still running after SIGTERM"
