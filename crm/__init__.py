@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import logging
 import os
@@ -136,10 +137,23 @@ def _register_lifecycle(app: Quart, config: Config) -> None:
         for hook in app.extensions.get("tinycrm_shutdown", []):
             await hook(app)
         if "db" in app.extensions:
-            await app.extensions.pop("db").disconnect()
+            await _close_database(app.extensions.pop("db"))
         if "redis" in app.extensions:
             await app.extensions.pop("redis").close()
 
+
+async def _close_database(database: Any) -> None:
+    """Close the pool, but never hang shutdown on a connection a cancelled task failed to give back."""
+    try:
+        await asyncio.wait_for(database.disconnect(), timeout=DB_CLOSE_TIMEOUT)
+    except TimeoutError:
+        log.warning("the database pool did not close in %ss; terminating its connections", DB_CLOSE_TIMEOUT)
+        pool = getattr(getattr(database, "_backend", None), "_pool", None)
+        if pool is not None:
+            pool.terminate()
+
+
+DB_CLOSE_TIMEOUT = 5.0
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
