@@ -4,6 +4,7 @@ throwaway Redis servers that tests may stop and restart."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shutil
 import socket
 import subprocess
@@ -83,9 +84,9 @@ class RedisServer:
             return
         client = aioredis.Redis.from_url(self.url)
         try:
-            await client.execute_command("SHUTDOWN", "SAVE" if save else "NOSAVE")
-        except (RedisConnectionError, OSError):
-            pass  # the server closes the connection as it exits
+            # the server closes the connection as it exits, so the reply never comes
+            with contextlib.suppress(RedisConnectionError, OSError):
+                await client.execute_command("SHUTDOWN", "SAVE" if save else "NOSAVE")
         finally:
             await client.aclose()
         await asyncio.to_thread(self.process.wait, 10)
