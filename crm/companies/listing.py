@@ -146,6 +146,29 @@ def keyset_values(params: ListParams) -> dict[str, Any]:
     return {f"k{i}": value for i, value in enumerate(params.after or [])}
 
 
+def page_sql(
+    *, table: str, columns: str, org_id: int, params: ListParams, sort_keys: Mapping[str, Sequence[str]]
+) -> tuple[str, dict[str, Any]]:
+    """The keyset list query for `table` (aliased `c`), shared by contacts and companies: org scope,
+    cursor, `q`, and the owner/company/updated_since filters that are set in `params`."""
+    key_columns, after, order = keyset_sql(params, sort_keys, "c.id")
+    where = ["c.org_id = :org"]
+    values: dict[str, Any] = {"org": org_id, "limit": params.limit + 1, **keyset_values(params)}
+    if after:
+        where.append(after)
+    for condition, name, value in (
+        ("c.search @@ to_tsquery('simple', :tsquery)", "tsquery", params.tsquery),
+        ("c.owner_id = :owner", "owner", params.owner_id),
+        ("c.company_id = :company", "company", params.company_id),
+        ("c.updated_at >= :updated_since", "updated_since", params.updated_since),
+    ):
+        if value is not None:
+            where.append(condition)
+            values[name] = value
+    sql = f"SELECT {columns}, {key_columns} FROM {table} c WHERE {' AND '.join(where)} ORDER BY {order} LIMIT :limit"
+    return sql, values
+
+
 def page_of(rows: Sequence[Mapping[str, Any]], params: ListParams) -> dict[str, Any]:
     """{"items", "next_cursor"} from limit + 1 rows; the `_k` key columns stay off the wire."""
     more = len(rows) > params.limit

@@ -6,7 +6,7 @@ from typing import Any
 
 from databases import Database
 
-from crm.companies.listing import ListParams, keyset_sql, keyset_values
+from crm.companies.listing import ListParams, page_sql
 from crm.db import Row
 
 COLUMNS = "c.id, c.name, c.domain, c.phone, c.address, c.owner_id, c.version, c.created_at, c.updated_at"
@@ -17,22 +17,7 @@ WRITABLE = ("name", "domain", "phone", "address", "owner_id")
 
 def companies_page_sql(*, org_id: int, params: ListParams) -> tuple[str, dict[str, Any]]:
     """The list query (exposed so that a test can EXPLAIN it)."""
-    key_columns, after, order = keyset_sql(params, SORT_KEYS, "c.id")
-    where = ["c.org_id = :org"]
-    values: dict[str, Any] = {"org": org_id, "limit": params.limit + 1, **keyset_values(params)}
-    if after:
-        where.append(after)
-    if params.tsquery is not None:
-        where.append("c.search @@ to_tsquery('simple', :tsquery)")
-        values["tsquery"] = params.tsquery
-    if params.owner_id is not None:
-        where.append("c.owner_id = :owner")
-        values["owner"] = params.owner_id
-    if params.updated_since is not None:
-        where.append("c.updated_at >= :updated_since")
-        values["updated_since"] = params.updated_since
-    sql = f"SELECT {COLUMNS}, {key_columns} FROM companies c WHERE {' AND '.join(where)} ORDER BY {order} LIMIT :limit"
-    return sql, values
+    return page_sql(table="companies", columns=COLUMNS, org_id=org_id, params=params, sort_keys=SORT_KEYS)
 
 
 async def select_companies_page(db: Database, *, org_id: int, params: ListParams) -> list[dict[str, Any]]:
