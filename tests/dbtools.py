@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit, urlunsplit
 
@@ -55,8 +56,11 @@ def worker_database(server_url: str, worker_db: str) -> str:
 
 
 def worker_redis_url(server_url: str, worker: int) -> str:
-    """The worker's own logical Redis database (1..15), leaving db 0 to humans."""
-    db = 1 + worker % 15
+    """The worker's own logical Redis database (1..15), leaving db 0 to humans.
+
+    TINYCRM_TEST_REDIS_DB_OFFSET shifts the range, so that two test runs on one machine (each
+    with its own TINYCRM_TEST_DB_PREFIX) do not flush each other's Redis."""
+    db = 1 + (worker + int(os.environ.get("TINYCRM_TEST_REDIS_DB_OFFSET", "0"))) % 15
     if server_url.startswith("unix://"):
         base, _, _ = server_url.partition("?")
         return f"{base}?db={db}"
@@ -78,6 +82,15 @@ async def truncate_all(database_url: str) -> None:
             _TABLES[key] = ", ".join(f'"{r["tablename"]}"' for r in names)
         # Ids keep counting up across a worker's tests: the long-lived uvicorn instances keep
         # per-org state (event watermarks, presence) that a reused org id would inherit.
-        await conn.execute(f"TRUNCATE {_TABLES[key]} CASCADE")
+        # A server from an earlier test (a relay, a reminder sweep) may still be writing: TRUNCATE's
+        # exclusive locks can then deadlock with it, and PostgreSQL cancels one side. Ours retries.
+        for attempt in range(5):
+            try:
+                await conn.execute(f"TRUNCATE {_TABLES[key]} CASCADE")
+                return
+            except asyncpg.DeadlockDetectedError:
+                if attempt == 4:
+                    raise
+                await asyncio.sleep(0.05 * (attempt + 1))
     finally:
         await conn.close()
