@@ -10,13 +10,15 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
 from quart import current_app
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from crm.redismux import Multiplexed, Script
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -59,19 +61,28 @@ class Breaker:
 
 
 class RedisHub:
-    """The process's Redis client plus its breaker."""
+    """The process's Redis clients plus their breaker: `client` (redis-py, for everything) and
+    `mux` (one pipelined connection, for the few commands every request runs)."""
 
     def __init__(self, url: str, *, max_connections: int = 50) -> None:
         self.url = url
         self.client = client_from_url(url, max_connections=max_connections)
+        self.mux = Multiplexed(url)
         self.breaker = Breaker()
 
     async def guarded(self, op: Callable[[aioredis.Redis], Awaitable[T]], fallback: T) -> T:
         """Run `op` against Redis; on a Redis failure (or an open breaker) return `fallback`."""
+        return await self._guard(lambda: op(self.client), fallback)
+
+    async def run_script(self, script: Script, keys: list[str], args: list[str | int], fallback: T) -> Any | T:
+        """EVALSHA on the multiplexed connection, through the breaker like `guarded()`."""
+        return await self._guard(lambda: self.mux.evalsha(script, keys, args), fallback)
+
+    async def _guard(self, call: Callable[[], Awaitable[T]], fallback: T) -> T:
         if self.breaker.is_open:
             return fallback
         try:
-            result = await op(self.client)
+            result = await call()
         except (RedisConnectionError, RedisTimeoutError, OSError) as error:
             self.breaker.record_failure(error)
             return fallback
@@ -82,6 +93,7 @@ class RedisHub:
         return result
 
     async def close(self) -> None:
+        await self.mux.close()
         await self.client.aclose()
 
 

@@ -14,23 +14,21 @@ every instance: nothing about a token or a session is remembered in the process.
 from __future__ import annotations
 
 import time
-import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import wraps
 from typing import Any, Literal, TypeVar, cast
 from urllib.parse import urlsplit
 
-import redis.asyncio as aioredis
 from quart import current_app, g, request
 from quart_auth import QuartAuth
-from redis.commands.core import AsyncScript
 
 from crm.apikeys import keys as api_keys
 from crm.auth import sessions, tokens
 from crm.db import get_db
 from crm.errors import APIError
 from crm.redis import RedisHub, get_redis
+from crm.redismux import Script
 
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -123,15 +121,8 @@ if ttl < 0 then
 end
 return {verdict, fields, count, ttl}
 """
-_scripts: weakref.WeakKeyDictionary[aioredis.Redis, AsyncScript] = weakref.WeakKeyDictionary()
+RESOLVE_AND_COUNT = Script(RESOLVE_AND_COUNT_SCRIPT)
 _FAILED: Any = object()
-
-
-def _script(client: aioredis.Redis) -> AsyncScript:
-    script = _scripts.get(client)
-    if script is None:
-        script = _scripts[client] = client.register_script(RESOLVE_AND_COUNT_SCRIPT)
-    return script
 
 
 async def resolve_and_count(
@@ -172,7 +163,7 @@ async def resolve_and_count(
         "" if claims is None else claims.user_id,
         repr(now),
     ]
-    found = await hub.guarded(lambda c: _script(c)(keys=script_keys, args=args), _FAILED)
+    found = await hub.run_script(RESOLVE_AND_COUNT, script_keys, args, _FAILED)
     if found is _FAILED:
         return None
     verdict = found[0].decode() if isinstance(found[0], bytes) else str(found[0])

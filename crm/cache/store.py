@@ -37,6 +37,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from crm import metrics
 from crm.cache import keys
 from crm.redis import Breaker, RedisHub
+from crm.redismux import Multiplexed, Script
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +123,8 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 """
 
+READ = Script(READ_SCRIPT)
+READ_MANY = Script(READ_MANY_SCRIPT)
 SINGLE_FLIGHT_LOCK_MS = 5000
 SINGLE_FLIGHT_WAIT = 1.0
 RETRY_EVERY = 0.25
@@ -173,15 +176,22 @@ class CacheHub(RedisHub):
             retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError, RedisTimeoutError)),
             redis_connect_func=self._on_connect,
         )
+        self.mux = Multiplexed(url, timeout=0.5, connect_timeout=0.25, on_connect=self._record_epoch)
 
     async def _on_connect(self, connection: Any) -> None:
+        await connection.on_connect()
+
+        async def send(*args: Any) -> Any:
+            await connection.send_command(*args)
+            return await connection.read_response()
+
+        await self._record_epoch(send)
+
+    async def _record_epoch(self, send: Callable[..., Awaitable[Any]]) -> None:
         # Runs before the first command of every new connection: a restarted, restored or
         # promoted server has a new run_id, so the epoch moves before anyone reads under it.
-        await connection.on_connect()
-        await connection.send_command("INFO", "server")
-        run_id = _parse_run_id(await connection.read_response())
-        await connection.send_command("SET", keys.EPOCH_KEY, run_id[:16])
-        await connection.read_response()
+        run_id = _parse_run_id(await send("INFO", "server"))
+        await send("SET", keys.EPOCH_KEY, run_id[:16])
         if self.run_id != run_id:
             if self.run_id is not None:
                 log.warning("cache redis has a new run_id: epoch changed, earlier entries are unreachable")
@@ -195,8 +205,6 @@ class CacheStore:
         self.hub = hub
         self.dirty: dict[tuple[int, str], int] = {}
         self._retry_task: asyncio.Task[None] | None = None
-        self._read = hub.client.register_script(READ_SCRIPT)
-        self._read_many = hub.client.register_script(READ_MANY_SCRIPT)
         self._bump = hub.client.register_script(BUMP_SCRIPT)
         self._release = hub.client.register_script(RELEASE_SCRIPT)
 
@@ -265,7 +273,7 @@ class CacheStore:
         script_keys = [keys.EPOCH_KEY, *keys.domains_key_list(org_id, depends)]
         args = [keys.value_prefix(org_id, kind), digest]
         for _attempt in range(2):
-            found = await self._timed("lookup", lambda c: self._read(keys=script_keys, args=args, client=c))
+            found = await self._timed_script("lookup", READ, script_keys, args)
             if found is FAILED:
                 return BYPASS
             epoch, token, value = found
@@ -288,7 +296,7 @@ class CacheStore:
             args += [keys.value_prefix(org_id, kind), digest, len(own), *(gen_keys.index(k) + 2 for k in own)]
         script_keys = [keys.EPOCH_KEY, *gen_keys]
         for _attempt in range(2):
-            found = await self._timed("lookup", lambda c: self._read_many(keys=script_keys, args=args, client=c))
+            found = await self._timed_script("lookup", READ_MANY, script_keys, args)
             if found is FAILED:
                 return [BYPASS] * len(views)
             if found[0] is not None:
@@ -406,8 +414,15 @@ class CacheStore:
 
     async def _timed(self, op: str, call: Callable[[aioredis.Redis], Awaitable[Any]]) -> Any:
         """Run one Redis call through the breaker; FAILED (and an error count) when it failed."""
+        return await self._measured(op, lambda: self.hub.guarded(call, FAILED))
+
+    async def _timed_script(self, op: str, script: Script, script_keys: list[str], args: list[Any]) -> Any:
+        """`_timed()` for a script on the hub's multiplexed connection (the per-request reads)."""
+        return await self._measured(op, lambda: self.hub.run_script(script, script_keys, args, FAILED))
+
+    async def _measured(self, op: str, call: Callable[[], Awaitable[Any]]) -> Any:
         started = time.perf_counter()
-        result = await self.hub.guarded(call, FAILED)
+        result = await call()
         if result is FAILED:
             metrics.CACHE_ERRORS.labels(op).inc()
             return FAILED

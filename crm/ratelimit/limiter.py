@@ -18,15 +18,14 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import orjson
-import redis.asyncio as aioredis
 from quart import Response, current_app, g, request
-from redis.commands.core import AsyncScript
 
 from crm.auth.guard import current_principal, resolve_and_count
 from crm.config import Config
 from crm.errors import APIError
 from crm.http import client_ip
 from crm.redis import RedisHub, get_redis
+from crm.redismux import Script
 
 log = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])
@@ -51,7 +50,7 @@ end
 return {count, ttl}
 """
 
-_scripts: weakref.WeakKeyDictionary[aioredis.Redis, AsyncScript] = weakref.WeakKeyDictionary()
+HIT = Script(HIT_SCRIPT)
 _last_warning: weakref.WeakKeyDictionary[RedisHub, float] = weakref.WeakKeyDictionary()
 
 
@@ -124,21 +123,10 @@ def policy_for(config: Config, group: str) -> Policy:
     return Policy(group, int(quota), int(window))
 
 
-def _script(client: aioredis.Redis) -> AsyncScript:
-    script = _scripts.get(client)
-    if script is None:
-        script = _scripts[client] = client.register_script(HIT_SCRIPT)
-    return script
-
-
 async def hit(hub: RedisHub, policy: Policy, identity: str) -> Decision | None:
     """Count one request of `identity` against `policy`; None when Redis is unavailable (fail open)."""
     key = f"tc:rl:{policy.name}:{identity}"
-
-    async def run(client: aioredis.Redis) -> Any:
-        return await _script(client)(keys=[key], args=[policy.window * 1000])
-
-    result = await hub.guarded(run, None)
+    result = await hub.run_script(HIT, [key], [policy.window * 1000], None)
     if result is None:
         _warn_failing_open(hub)
         return None
