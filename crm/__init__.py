@@ -8,7 +8,6 @@ import importlib
 import logging
 import os
 import re
-import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -25,7 +24,9 @@ from crm import cache, logs, metrics, ratelimit
 from crm import db as dbmod
 from crm.auth.guard import check_csrf
 from crm.config import Config
+from crm.edge import Edge
 from crm.errors import APIError, register_error_handlers
+from crm.http import SECURITY_HEADERS, request_id_from
 from crm.jsonprovider import OrjsonProvider
 from crm.redis import RedisHub
 from crm.tenancy.scope import resolve_org_scope
@@ -121,6 +122,7 @@ def create_app(config: Config | None = None) -> Quart:
     _register_health(app)
     cache.init_app(app)
     metrics.init_app(app)
+    app.asgi_app = Edge(app, app.asgi_app)  # type: ignore[method-assign,assignment]
     return app
 
 
@@ -191,22 +193,11 @@ async def _close_database(database: Any) -> None:
 
 DB_CLOSE_TIMEOUT = 5.0
 
-SECURITY_HEADERS = {
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "strict-origin-when-cross-origin",
-    "X-Frame-Options": "DENY",
-    "Content-Security-Policy": (
-        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:;"
-        " connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
-    ),
-}
-
 
 def _register_request_hooks(app: Quart) -> None:
     @app.before_request
     async def start_request() -> None:
-        incoming = request.headers.get("X-Request-ID", "")
-        g.request_id = incoming if 0 < len(incoming) <= 64 and incoming.isascii() else secrets.token_hex(8)
+        g.request_id = request_id_from(request.headers.get("X-Request-ID", ""))
         logs.request_id_var.set(g.request_id)
         await ratelimit.enforce()  # before CSRF and the org guard: refused requests count too
         check_csrf()

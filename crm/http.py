@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import base64
+import functools
 import ipaddress
-from collections.abc import Mapping
+import secrets
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -65,15 +67,35 @@ def page(items: list[Mapping[str, Any]], limit: int, cursor_of: Any) -> dict[str
     return {"items": items, "next_cursor": encode_cursor(cursor_of(items[-1])) if more and items else None}
 
 
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "strict-origin-when-cross-origin",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:;"
+        " connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
+    ),
+}
+
+
+def request_id_from(incoming: str) -> str:
+    """The client's X-Request-ID when it is a sane one, else a new id."""
+    return incoming if 0 < len(incoming) <= 64 and incoming.isascii() else secrets.token_hex(8)
+
+
 def client_ip() -> str | None:
     """The client's address, honouring X-Forwarded-For only from TRUSTED_PROXIES."""
-    remote = request.remote_addr
     trusted = current_app.config["TINYCRM"].trusted_proxies
+    return client_ip_of(request.remote_addr, request.headers.get("X-Forwarded-For", ""), trusted)
+
+
+def client_ip_of(remote: str | None, forwarded_for: str, trusted: Sequence[str]) -> str | None:
+    """`client_ip()` from its parts (the edge has no Quart request)."""
     if not trusted or not remote:
         return remote
-    chain = [part.strip() for part in request.headers.get("X-Forwarded-For", "").split(",") if part.strip()]
+    chain = [part.strip() for part in forwarded_for.split(",") if part.strip()]
     hops = [*chain, remote]
-    networks = [ipaddress.ip_network(p, strict=False) for p in trusted]
+    networks = _networks(tuple(trusted))
     # Walk from the nearest hop back; the first address that is not a trusted proxy is the client.
     for hop in reversed(hops):
         try:
@@ -83,6 +105,11 @@ def client_ip() -> str | None:
         if not any(address in net for net in networks):
             return hop
     return hops[0]
+
+
+@functools.lru_cache(maxsize=8)
+def _networks(trusted: tuple[str, ...]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    return [ipaddress.ip_network(p, strict=False) for p in trusted]
 
 
 def version_from_if_match(raw: str | None) -> int | None:

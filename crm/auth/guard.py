@@ -50,10 +50,14 @@ def auth_extension() -> QuartAuth:
 
 
 def bearer_token() -> str | None:
-    raw = request.headers.get("Authorization", "")
-    if raw[:7].lower() != "bearer ":
+    return bearer_of(request.headers.get("Authorization", ""))
+
+
+def bearer_of(authorization: str) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header, else None."""
+    if authorization[:7].lower() != "bearer ":
         return None
-    return raw[7:].strip() or None
+    return authorization[7:].strip() or None
 
 
 async def _resolve() -> Principal | None:
@@ -125,6 +129,94 @@ RESOLVE_AND_COUNT = Script(RESOLVE_AND_COUNT_SCRIPT)
 _FAILED: Any = object()
 
 
+@dataclass(frozen=True)
+class Check:
+    """One resolve-and-count round trip: the script's keys and arguments, for which session."""
+
+    session_id: str
+    claims: tokens.AccessClaims | None
+    keys: list[str]
+    args: list[str | int]
+    now: float
+
+    @property
+    def counter_prefix(self) -> str:
+        return str(self.args[0])
+
+
+@dataclass(frozen=True)
+class Checked:
+    """What the script answered: `verdict` live, dead or missing (PostgreSQL must answer);
+    the live session; the count under the caller's window, (count, ms until reset)."""
+
+    verdict: str
+    session: sessions.Session | None
+    count: tuple[int, int] | None
+
+
+def prepare_check(
+    secret: str,
+    token: str | None,
+    cookie_session_id: Callable[[], str | None],
+    *,
+    counter_prefix: str,
+    window_ms: int,
+    anonymous_identity: str,
+    now: float,
+) -> Check | None:
+    """The round trip for a Bearer token, else for the cookie's session; None when there is
+    neither, for an API key (PostgreSQL answers those) and for a bad token (refused unasked)."""
+    claims: tokens.AccessClaims | None = None
+    if token is not None:
+        if api_keys.is_api_key(token):
+            return None
+        claims = tokens.read_access_token(secret, token)
+        if claims is None:
+            return None
+        session_id: str | None = claims.session_id
+        script_keys = [sessions.session_key(claims.session_id), tokens.blacklist_key(claims.jti)]
+    else:
+        session_id = cookie_session_id()
+        if session_id is None:
+            return None
+        script_keys = [sessions.session_key(session_id)]
+    if not session_id or len(session_id) > 64:
+        return None
+    args: list[str | int] = [
+        counter_prefix,
+        window_ms,
+        anonymous_identity,
+        "" if claims is None else claims.user_id,
+        repr(now),
+    ]
+    return Check(session_id, claims, script_keys, args, now)
+
+
+async def run_check(hub: RedisHub, check: Check) -> Checked | None:
+    """Run the check's script; None when Redis could not answer."""
+    found = await hub.run_script(RESOLVE_AND_COUNT, check.keys, check.args, _FAILED)
+    return None if found is _FAILED else read_check(check, found)
+
+
+def read_check(check: Check, found: list[Any]) -> Checked:
+    verdict = found[0].decode() if isinstance(found[0], bytes) else str(found[0])
+    if verdict == "missing":
+        return Checked(verdict, None, None)
+    count = (int(found[2]), int(found[3])) if check.counter_prefix else None
+    if verdict != "live":
+        return Checked(verdict, None, count)
+    raw = found[1]
+    session = sessions.from_registry(check.session_id, dict(zip(raw[::2], raw[1::2], strict=True)))
+    if session is None or session.live_until() <= check.now:  # the script said live: it cannot be, but be sure
+        return Checked("dead", None, count)
+    return Checked(verdict, session, count)
+
+
+# The edge (crm.edge) hands a check it ran over to this request when it cannot answer it itself,
+# so the request is counted once: `resolve_and_count()` takes it instead of asking Redis again.
+HANDOVER = "tinycrm.checked"
+
+
 async def resolve_and_count(
     hub: RedisHub, counter_prefix: str, window_ms: int, anonymous_identity: str
 ) -> tuple[Principal | None, tuple[int, int] | None] | None:
@@ -138,53 +230,38 @@ async def resolve_and_count(
     """
     if "principal" in g:
         return None
-    token = bearer_token()
-    claims: tokens.AccessClaims | None = None
-    if token is not None:
-        if api_keys.is_api_key(token):
-            return None
-        claims = tokens.read_access_token(current_app.secret_key, token)  # type: ignore[arg-type]
-        if claims is None:
-            return None  # a bad token: no Redis needed to refuse it
-        session_id: str | None = claims.session_id
-        script_keys = [sessions.session_key(claims.session_id), tokens.blacklist_key(claims.jti)]
+    scope = cast(dict[str, Any], request.scope)
+    handed: tuple[Check, Checked | None] | None = scope.get(HANDOVER)
+    check: Check | None
+    if handed is not None and handed[0].counter_prefix == counter_prefix:
+        del scope[HANDOVER]
+        check, checked = handed
     else:
-        session_id = auth_extension().load_user().auth_id
-        if session_id is None:
+        check = prepare_check(
+            current_app.secret_key,  # type: ignore[arg-type]
+            bearer_token(),
+            lambda: auth_extension().load_user().auth_id,
+            counter_prefix=counter_prefix,
+            window_ms=window_ms,
+            anonymous_identity=anonymous_identity,
+            now=time.time(),
+        )
+        if check is None:
             return None
-        script_keys = [sessions.session_key(session_id)]
-    if not session_id or len(session_id) > 64:
-        return None
-    now = time.time()
-    args: list[str | int] = [
-        counter_prefix,
-        window_ms,
-        anonymous_identity,
-        "" if claims is None else claims.user_id,
-        repr(now),
-    ]
-    found = await hub.run_script(RESOLVE_AND_COUNT, script_keys, args, _FAILED)
-    if found is _FAILED:
-        return None
-    verdict = found[0].decode() if isinstance(found[0], bytes) else str(found[0])
-    if verdict == "missing":
+        checked = await run_check(hub, check)
+    if check is None or checked is None or checked.verdict == "missing":
         return None  # PostgreSQL answers: the slow path fills the registry again
-    count = (int(found[2]), int(found[3])) if counter_prefix else None
-    if verdict != "live":
+    if checked.session is None:
         g.principal = None
-        return None, count
-    raw = found[1]
-    session = sessions.from_registry(session_id, dict(zip(raw[::2], raw[1::2], strict=True)))
-    if session is None or session.live_until() <= now:  # the script said live: it cannot be, but be sure
-        g.principal = None
-        return None, count
-    await sessions.touch_if_due(get_db(), hub, session, now)
-    if claims is not None:
-        principal = Principal(claims.user_id, session.id, "token", claims)
+        return None, checked.count
+    session = checked.session
+    await sessions.touch_if_due(get_db(), hub, session, check.now)
+    if check.claims is not None:
+        principal = Principal(check.claims.user_id, session.id, "token", check.claims)
     else:
         principal = Principal(session.user_id, session.id, "cookie")
     g.principal = principal
-    return principal, count
+    return principal, checked.count
 
 
 async def current_principal() -> Principal | None:

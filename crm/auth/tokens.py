@@ -8,6 +8,7 @@ constant time), its session is live and its `jti` is not on the blacklist.
 from __future__ import annotations
 
 import functools
+import hashlib
 import secrets
 import time
 from dataclasses import dataclass
@@ -46,6 +47,28 @@ def read_access_token(secret: str, token: str) -> AccessClaims | None:
     """The claims of a well-signed, unexpired token, else None."""
     if not token or len(token) > 1024:
         return None
+    memo_key = (secret, hashlib.sha256(token.encode()).digest())  # looked up by digest: no timing on the token
+    claims = _verified.get(memo_key)
+    if claims is None:
+        claims = _verify(secret, token)
+        if claims is None:
+            return None
+        if len(_verified) >= VERIFIED_MEMO_MAX:
+            _verified.clear()
+        _verified[memo_key] = claims
+    if claims.expires_at <= time.time():
+        return None
+    return claims
+
+
+# Tokens whose signature this process checked, with their claims: a signature's validity never
+# changes, so an API client's next requests skip the HMAC and JSON work. Expiry is checked on
+# every use; revocation is the blacklist's and the session registry's job, in Redis, as before.
+VERIFIED_MEMO_MAX = 4096
+_verified: dict[tuple[str, bytes], AccessClaims] = {}
+
+
+def _verify(secret: str, token: str) -> AccessClaims | None:
     try:
         payload, signed_at = _serializer(secret).loads(token, return_timestamp=True)
     except BadSignature:
@@ -60,8 +83,6 @@ def read_access_token(secret: str, token: str) -> AccessClaims | None:
             expires_at=expires_at,
         )
     except (KeyError, TypeError, ValueError):
-        return None
-    if expires_at <= time.time():
         return None
     return claims
 

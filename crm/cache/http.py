@@ -28,6 +28,7 @@ from types import SimpleNamespace
 from typing import Any, Literal, TypeVar, cast
 
 from quart import Response, current_app, g, request
+from werkzeug.datastructures import MultiDict
 
 from crm.cache import keys
 from crm.cache.store import prefetched as prefetched_lookup
@@ -67,20 +68,34 @@ def _matches(header: str | None, etag: str) -> bool:
 
 def finish(body: bytes, outcome: str, *, status: int = 200, version_etag: bool = False) -> Response:
     """The response for a cacheable body: 304 when the client holds it already."""
-    etag = etag_of(body, version=version_etag)
-    headers = {"ETag": etag, "Cache-Control": CACHE_CONTROL, "X-Cache": "hit" if outcome == "hit" else "miss"}
-    if _matches(request.headers.get("If-None-Match"), etag):
+    status, headers = answer(
+        body, outcome, request.headers.get("If-None-Match"), status=status, version_etag=version_etag
+    )
+    if status == 304:
         return Response(b"", status=304, headers=headers)
     return Response(body, status=status, headers=headers, content_type="application/json")
 
 
-def request_params(view_args: Mapping[str, Any], vary: Iterable[Vary], org: Any) -> dict[str, Any]:
-    params: dict[str, Any] = {name: request.args.getlist(name) for name in request.args}
+def answer(
+    body: bytes, outcome: str, if_none_match: str | None, *, status: int = 200, version_etag: bool = False
+) -> tuple[int, dict[str, str]]:
+    """`finish()`'s status and cache headers, from its parts (the edge has no Quart request)."""
+    etag = etag_of(body, version=version_etag)
+    headers = {"ETag": etag, "Cache-Control": CACHE_CONTROL, "X-Cache": "hit" if outcome == "hit" else "miss"}
+    return (304 if _matches(if_none_match, etag) else status), headers
+
+
+def request_params(
+    view_args: Mapping[str, Any], vary: Iterable[Vary], org: Any, args: MultiDict[str, str] | None = None
+) -> dict[str, Any]:
+    """The key's parts: the query (`args`, else the request's), the path ids, what `vary` names."""
+    args = request.args if args is None else args
+    params: dict[str, Any] = {name: args.getlist(name) for name in args}
     for name, value in view_args.items():
         if name != "org":
             params[f"@{name}"] = value
     vary = set(vary)
-    if any(value == "me" for value in request.args.values()):
+    if any(value == "me" for value in args.values()):
         vary.add("user")  # `owner=me` answers differently for each caller
     for what in sorted(vary):
         params[f"~{what}"] = org.role if what == "role" else org.user_id
@@ -103,9 +118,11 @@ class CachedView:
     vary: tuple[Vary, ...]
     defaults: Mapping[str, Any] | None
     key_extra: Callable[[], Mapping[str, Any]] | None
+    version_etag: bool = False
 
-    def digest(self, view_args: Mapping[str, Any], org: Any) -> str:
-        return keys.digest({**request_params(view_args, self.vary, org), **_extra(self.key_extra)}, self.defaults)
+    def digest(self, view_args: Mapping[str, Any], org: Any, args: MultiDict[str, str] | None = None) -> str:
+        params = request_params(view_args, self.vary, org, args)
+        return keys.digest({**params, **_extra(self.key_extra)}, self.defaults)
 
 
 def prefetch_key(user_id: int) -> tuple[str, tuple[str, ...], str] | None:
@@ -137,7 +154,7 @@ def cached_response(
     e.g. the UTC day for "due today" numbers.
     """
     depends, vary = tuple(depends), tuple(vary)
-    spec = CachedView(kind, depends, vary, defaults, key_extra)
+    spec = CachedView(kind, depends, vary, defaults, key_extra, version_etag)
 
     def decorator(func: F) -> F:
         @wraps(func)

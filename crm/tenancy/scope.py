@@ -27,6 +27,7 @@ from quart import current_app, g, request
 from crm import cache
 from crm.auth.guard import SAFE_METHODS, Principal, require_principal
 from crm.cache import http as cache_http
+from crm.cache import keys as cache_keys
 from crm.db import get_db
 from crm.errors import APIError
 from crm.redis import get_redis
@@ -126,6 +127,22 @@ def _role_view(org_id: int, user_id: int) -> cache.View:
         return None if role is None else str(role)
 
     return cache.View("members:role", ("members",), {"user": user_id}, CACHE_TTL, select, single_flight=False)
+
+
+def guard_views(org_id: int, user_id: int) -> list[tuple[str, tuple[str, ...], str]]:
+    """(kind, depends, digest) of the org's metadata and the user's role, as `_meta_and_role()`
+    reads them: for the edge (crm.edge), which looks them up without a request."""
+    views = (_meta_view(org_id), _role_view(org_id, user_id))
+    return [(view.kind, tuple(view.depends), cache_keys.digest(view.params)) for view in views]
+
+
+def remembered_org_id(org_ref: str) -> int | None:
+    """The org id a path's `<org>` names, without asking anyone: an id, or a slug this process
+    remembers (the caller checks it against the org's cached slug); else None."""
+    org_ref = org_ref.lower()
+    if not _valid_ref(org_ref):
+        return None
+    return int(org_ref) if org_ref.isdigit() else _slug_ids.get(org_ref)
 
 
 async def _meta_and_role(org_id: int, user_id: int, *, prefetch: bool = False) -> tuple[OrgMeta | None, str | None]:
