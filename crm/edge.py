@@ -1,6 +1,6 @@
 """The edge: answers a cached tenant GET before Quart when every check passes in Redis.
 
-A Bearer-token GET of a `cached_response` route whose answer is cached needs two Redis
+A Bearer-token or session-cookie GET of a `cached_response` route whose answer is cached needs two Redis
 round trips and no PostgreSQL: one for the caller's session, token blacklist and rate-limit
 count (crm.auth.guard's script), one for the org, the caller's role and the cached entry
 (the org guard's lookups, crm.tenancy.scope). Quart's request machinery and the hooks around
@@ -8,7 +8,7 @@ it cost three times as much as that work, so this ASGI middleware, in front of Q
 that work with the same functions and scripts, in the same order, and answers the hit itself.
 
 It answers only when everything is known and allowed; anything else goes to Quart unchanged
-and is decided there: no token (cookies go to Quart), an API key, a bad or expired token, a
+and is decided there: no token or session cookie, an API key, a bad or expired token, a
 session Redis does not hold or whose last-seen write is due, a caller over the rate limit, an
 org it does not remember or that requires 2FA, a non-member, a role-dependent view, a miss,
 a dirty or unreachable cache. Once it has counted the request it hands the count to Quart
@@ -25,8 +25,10 @@ from urllib.parse import parse_qsl
 
 import orjson
 from quart import Quart
+from quart_auth import QuartAuth
 from werkzeug.datastructures import ImmutableMultiDict
 from werkzeug.exceptions import HTTPException
+from werkzeug.http import parse_cookie
 from werkzeug.routing import MapAdapter
 
 from crm import metrics
@@ -53,6 +55,7 @@ class Edge:
         self.app = app
         self.inner = inner
         self._routes: MapAdapter | None = None
+        self._auth: QuartAuth = app.extensions["QUART_AUTH"][0]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
@@ -72,7 +75,8 @@ class Edge:
     async def _answer(self, scope: Scope) -> Answer | None:
         headers = _first_headers(scope)
         token = guard.bearer_of(headers.get("authorization", ""))
-        if token is None:
+        cookie = None if token is not None else parse_cookie(headers.get("cookie", "")).get(str(self._auth.cookie_name))
+        if token is None and cookie is None:
             return None
         route = self._match(scope["path"])
         if route is None:
@@ -98,13 +102,13 @@ class Edge:
         check = guard.prepare_check(
             self.app.secret_key,  # type: ignore[arg-type]
             token,
-            lambda: None,
+            lambda: None if cookie is None else self._auth.load_token(cookie, self.app),
             counter_prefix=f"tc:rl:{policy.name}:" if config.rate_limit_enabled else "",
             window_ms=policy.window * 1000,
             anonymous_identity=f"ip:{address or 'unknown'}",
             now=now,
         )
-        if check is None or check.claims is None:
+        if check is None:
             return None
         checked = await guard.run_check(self.app.extensions["redis"], check)
         if checked is None:
@@ -116,7 +120,7 @@ class Edge:
         decision = Decision(policy, *checked.count) if checked.count is not None else None
         if decision is not None and not decision.allowed:
             return None
-        user_id = check.claims.user_id
+        user_id = check.claims.user_id if check.claims is not None else session.user_id
 
         # 2. the org, the caller's role in it and the entry: the guard's lookups and the route's
         digest = spec.digest(view_args, SimpleNamespace(user_id=user_id, role=None), args)

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from quart import Quart
 
+from tests.auth.support import sign_in
 from tests.helpers import Api, User
 
 READ_QUOTA = 50
@@ -134,7 +135,24 @@ async def test_a_caller_who_may_no_longer_read_is_refused_by_quart(instance: Qua
     assert quart_handled(instance) == before + 1
 
 
-async def test_cookies_api_keys_and_bad_tokens_go_to_quart(instance: Quart) -> None:
+async def test_a_browser_session_cookie_is_answered_at_the_edge_until_it_signs_out(instance: Quart) -> None:
+    api = Api(instance)
+    alice = await api.signup("alice@example.com", "Alice")
+    _org, path = await contact_path(alice)
+    browser = await sign_in(api, "alice@example.com")
+    first = await api.request("GET", path, headers=browser.cookie_headers)
+    assert first.status == 200
+    before = quart_handled(instance)
+    hit = await api.request("GET", path, headers=browser.cookie_headers)
+    assert hit.status == 200 and hit.headers["X-Cache"] == "hit" and hit.json == first.json
+    assert quart_handled(instance) == before
+    signed_out = await api.request("POST", "/api/v1/auth/logout", headers=browser.cookie_headers)
+    assert signed_out.status == 204
+    refused = await api.request("GET", path, headers=browser.cookie_headers)
+    assert refused.status == 401
+
+
+async def test_bad_tokens_bad_cookies_and_no_credentials_go_to_quart(instance: Quart) -> None:
     api = Api(instance)
     alice = await api.signup("alice@example.com", "Alice")
     _org, path = await contact_path(alice)
@@ -142,6 +160,8 @@ async def test_cookies_api_keys_and_bad_tokens_go_to_quart(instance: Quart) -> N
     before = quart_handled(instance)
     tampered = await api.request("GET", path, headers={"Authorization": f"Bearer {alice.token[:-2]}xx"})
     assert tampered.status == 401
+    forged = await api.request("GET", path, headers={"Cookie": "tc_session=forged.cookie.value"})
+    assert forged.status == 401
     anonymous = await api.request("GET", path)
     assert anonymous.status == 401
-    assert quart_handled(instance) == before + 2
+    assert quart_handled(instance) == before + 3
