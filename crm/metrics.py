@@ -44,6 +44,11 @@ CACHE_SINGLE_FLIGHT = Counter(
     "Misses that waited for another request's computation, by outcome (filled, gave_up).",
     ["outcome"],
 )
+CACHE_INVALIDATIONS_SWEPT = Counter(
+    "tinycrm_cache_invalidations_swept_total",
+    "Committed invalidations whose writer never acknowledged its bump (it died, or could not reach"
+    " Redis), applied by the outbox relay.",
+)
 CACHE_DIRTY = Gauge(
     "tinycrm_cache_dirty_domains",
     "Org domains whose generation bump is pending in this process (their views bypass the cache).",

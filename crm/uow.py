@@ -6,7 +6,9 @@
         tx.invalidate(org, "deals", "dashboard")
     # committed: generations bumped, events published
 
-Nothing queued runs if the transaction rolls back.
+Nothing queued runs if the transaction rolls back. The invalidations are also written to
+`cache_invalidations` just before commit, so that they survive this process: if it dies
+before its bumps land, the outbox relay applies them (crm/cache/invalidations.py).
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from databases import Database
-from quart import current_app
+from quart import current_app, has_app_context
 
 from crm import cache
+from crm.cache import invalidations
 from crm.redis import RedisHub
 from realtime import publish
 
@@ -29,6 +32,7 @@ class WriteTransaction:
         self.hub = hub
         self.events: list[dict[str, Any]] = []
         self.invalidations: dict[int, set[str]] = {}
+        self.recorded: dict[int, int] = {}  # org id -> its cache_invalidations row
 
     async def event(
         self,
@@ -47,9 +51,18 @@ class WriteTransaction:
     def invalidate(self, org_id: int, *domains: str) -> None:
         self.invalidations.setdefault(org_id, set()).update(domains)
 
+    async def before_commit(self) -> None:
+        """Record the invalidations in the transaction (call last inside it)."""
+        if self.invalidations:
+            self.recorded = await invalidations.record(self.db, self.invalidations)
+
     async def after_commit(self) -> None:
+        landed = []
         for org_id, domains in self.invalidations.items():
-            await cache.bump(self.hub, org_id, *sorted(domains))
+            if await cache.bump(self.hub, org_id, *sorted(domains)) and org_id in self.recorded:
+                landed.append(self.recorded[org_id])
+        if landed and has_app_context() and (acks := current_app.extensions.get("cache_acks")) is not None:
+            acks.add(landed)  # a deferred bump keeps its row: the relay applies it if this process dies
         if self.events:
             await publish.deliver(self.events)
 
@@ -60,4 +73,5 @@ async def write_transaction(db: Database | None = None) -> AsyncIterator[WriteTr
     tx = WriteTransaction(db, current_app.extensions["redis"])
     async with db.transaction():
         yield tx
+        await tx.before_commit()
     await tx.after_commit()

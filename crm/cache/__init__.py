@@ -25,6 +25,7 @@ from quart import Quart, current_app
 
 from crm.cache import keys
 from crm.cache.http import cached_response, utc_day
+from crm.cache.invalidations import Acks
 from crm.cache.store import CacheHub, CacheStore, Lookup
 from crm.jsonprovider import dumps
 from crm.redis import RedisHub
@@ -55,10 +56,15 @@ def get_cache() -> CacheStore:
     return store
 
 
-async def bump(hub: RedisHub, org_id: int, *domains: str) -> None:
-    """Invalidate every cached view of these domains in this org (call after commit)."""
-    if domains:
-        await store_for(hub).bump(org_id, domains)
+async def bump(hub: RedisHub, org_id: int, *domains: str) -> bool:
+    """Invalidate every cached view of these domains in this org (call after commit).
+
+    False when the bump was deferred (Redis unreachable): this process retries it, and the
+    outbox relay applies it from `cache_invalidations` if the process dies first.
+    """
+    if not domains:
+        return True
+    return await store_for(hub).bump(org_id, domains)
 
 
 async def cached(
@@ -150,8 +156,12 @@ def init_app(app: Quart) -> None:
         store = CacheStore(CacheHub(url, max_connections=config.redis_pool_max))
         app.extensions["cache"] = store
         _STORES[hub] = store
+        app.extensions["cache_acks"] = Acks(app.extensions["db"])
 
     async def close_store(app: Quart) -> None:
+        acks = app.extensions.pop("cache_acks", None)
+        if acks is not None:
+            await acks.close()
         store = app.extensions.pop("cache", None)
         if store is not None:
             await store.close()

@@ -210,13 +210,18 @@ class CacheStore:
 
     # -- generations -------------------------------------------------------------------
 
-    async def bump(self, org_id: int, domains: Iterable[str]) -> bool:
-        """INCR the generations after commit; on failure defer them (dirty) and retry."""
+    async def bump(self, org_id: int, domains: Iterable[str], *, defer: bool = True) -> bool:
+        """INCR the generations after commit; on failure defer them (dirty) and retry.
+
+        `defer=False` (the invalidation sweeper, which retries from PostgreSQL) only reports failure.
+        """
         names = sorted(set(domains))
         if not names:
             return True
         ok = await self._timed("bump", lambda c: self._bump(keys=keys.domains_key_list(org_id, names), client=c))
         if ok is FAILED:
+            if not defer:
+                return False
             metrics.CACHE_BUMPS.labels("deferred").inc()
             for name in names:
                 self.dirty[(org_id, name)] = self.dirty.get((org_id, name), 0) + 1

@@ -204,6 +204,7 @@ async def send_due_reminders(db: Database, hub: RedisHub, now: datetime) -> int:
                         "company_id": activity["company_id"],
                     },
                 )
+            await tx.before_commit()
         if has_app_context():
             await tx.after_commit()
         sent += len(due)
