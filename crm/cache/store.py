@@ -179,7 +179,9 @@ class CacheHub(RedisHub):
         self.mux = Multiplexed(url, timeout=0.5, connect_timeout=0.25, on_connect=self._record_epoch)
 
     async def _on_connect(self, connection: Any) -> None:
-        await connection.on_connect()
+        # no PING health check here: on a server that hangs, its retry reconnects into this very
+        # function until the recursion limit (a minute of stalled requests); INFO below checks it
+        await connection.on_connect_check_health(check_health=False)
 
         async def send(*args: Any) -> Any:
             await connection.send_command(*args)

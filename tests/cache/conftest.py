@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -91,6 +92,15 @@ class RedisServer:
             await client.aclose()
         await asyncio.to_thread(self.process.wait, 10)
         self.process = None
+
+    def freeze(self) -> None:
+        """SIGSTOP: the server hangs (connections open, no answers), then `thaw()` brings it back as it was."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGCONT)
 
     def kill(self) -> None:
         if self.process is not None and self.process.poll() is None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import redis.asyncio as aioredis
 from databases import Database
 
@@ -123,4 +125,22 @@ async def test_a_restore_from_an_older_snapshot_serves_nothing_from_that_snapsho
         assert await read(store, db, org_id) == (2, "miss")
         assert await read(store, db, org_id) == (2, "hit")
     finally:
+        await store.close()
+
+
+async def test_a_hung_redis_costs_a_read_and_a_write_one_timeout_not_a_stall(
+    db: Database, throwaway_redis: RedisServer
+) -> None:
+    """The server accepts connections but never answers (SIGSTOP): each new connection's set-up
+    must time out once, not retry its health check into itself until the recursion limit."""
+    org_id = await make_org(db, "hung-org")
+    store = CacheStore(CacheHub(throwaway_redis.url))
+    try:
+        throwaway_redis.freeze()
+        assert await asyncio.wait_for(read(store, db, org_id), 10) == (1, "bypass")
+        store.hub.breaker.record_success()  # try Redis again rather than skip it
+        assert not await asyncio.wait_for(write(store, db, org_id), 10)
+        assert store.is_dirty(org_id, ["org"])
+    finally:
+        throwaway_redis.thaw()
         await store.close()
