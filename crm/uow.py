@@ -13,6 +13,8 @@ before its bumps land, the outbox relay applies them (crm/cache/invalidations.py
 
 from __future__ import annotations
 
+import os
+import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -67,6 +69,11 @@ class WriteTransaction:
             await publish.deliver(self.events)
 
 
+# Test-only: die like a killed machine right after a commit that invalidates, before any bump
+# (tests/realtime/test_cache_crash.py). Never set outside tests.
+CRASH_AFTER_COMMIT = os.environ.get("TINYCRM_TEST_CRASH_AFTER_COMMIT") == "1"
+
+
 @asynccontextmanager
 async def write_transaction(db: Database | None = None) -> AsyncIterator[WriteTransaction]:
     db = db or current_app.extensions["db"]
@@ -74,4 +81,6 @@ async def write_transaction(db: Database | None = None) -> AsyncIterator[WriteTr
     async with db.transaction():
         yield tx
         await tx.before_commit()
+    if CRASH_AFTER_COMMIT and tx.invalidations:
+        os.kill(os.getpid(), signal.SIGKILL)
     await tx.after_commit()
