@@ -40,11 +40,18 @@ class Script:
 
 
 class _Protocol(asyncio.Protocol):
-    def __init__(self) -> None:
+    """Replies come back in the order commands went out: a FIFO of (future, deadline) pairs
+    them. Commands sent in one turn of the event loop go out in one write, and one watchdog
+    timer per connection (not one per command) notices a reply that is overdue."""
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
         self.reader = hiredis.Reader()
-        self.waiting: collections.deque[asyncio.Future[Any]] = collections.deque()
+        self.waiting: collections.deque[tuple[asyncio.Future[Any], float]] = collections.deque()
+        self.outgoing: list[bytes] = []
         self.transport: asyncio.Transport | None = None
         self.lost: Exception | None = None
+        self.watching = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -52,29 +59,59 @@ class _Protocol(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         self.reader.feed(data)
         while (reply := self.reader.gets()) is not False:
-            future = self.waiting.popleft()
+            future, _deadline = self.waiting.popleft()
             if not future.done():
                 future.set_result(reply)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.lost = RedisConnectionError(f"connection to Redis lost: {exc or 'closed'}")
-        while self.waiting:
-            future = self.waiting.popleft()
-            if not future.done():
-                future.set_exception(self.lost)
+        if self.lost is None:
+            self.lost = RedisConnectionError(f"connection to Redis lost: {exc or 'closed'}")
+        self._fail_waiting(self.lost)
 
     def send(self, args: Sequence[Arg]) -> asyncio.Future[Any]:
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
         if self.lost is not None or self.transport is None or self.transport.is_closing():
             future.set_exception(self.lost or RedisConnectionError("connection to Redis closed"))
             return future
-        self.waiting.append(future)
-        self.transport.write(hiredis.pack_command(tuple(args)))  # type: ignore[arg-type]  # the stub says a 1-tuple
+        self.waiting.append((future, loop.time() + self.timeout))
+        if not self.outgoing:
+            loop.call_soon(self._flush)
+        self.outgoing.append(hiredis.pack_command(tuple(args)))  # type: ignore[arg-type]  # the stub says a 1-tuple
+        if not self.watching:
+            self.watching = True
+            loop.call_later(self.timeout / 4, self._watch)
         return future
 
-    def close(self) -> None:
+    def close(self, error: Exception | None = None) -> None:
+        if error is not None and self.lost is None:
+            self.lost = error
+            self._fail_waiting(error)
         if self.transport is not None:
             self.transport.close()
+
+    def _flush(self) -> None:
+        if self.outgoing and self.transport is not None and not self.transport.is_closing():
+            self.transport.write(b"".join(self.outgoing))
+        self.outgoing.clear()
+
+    def _watch(self) -> None:
+        if not self.waiting or self.lost is not None:
+            self.watching = False
+            return
+        loop = asyncio.get_running_loop()
+        if self.waiting[0][1] <= loop.time():
+            # the oldest command is overdue, so every later one is too: drop the connection
+            self.watching = False
+            self.close(RedisTimeoutError(f"no reply from Redis within {self.timeout}s"))
+            return
+        loop.call_later(self.timeout / 4, self._watch)
+
+    def _fail_waiting(self, error: Exception) -> None:
+        while self.waiting:
+            future, _deadline = self.waiting.popleft()
+            if not future.done():
+                future.set_exception(error)
 
 
 # Runs on every new connection before any caller's command: gets a function that sends one
@@ -112,7 +149,7 @@ class Multiplexed:
         protocol = self._protocol
         if protocol is None or protocol.lost is not None:
             protocol = await self._connect()
-        return await self._await(protocol, protocol.send(args))
+        return await self._await(protocol.send(args))
 
     async def evalsha(self, script: Script, keys: Sequence[Arg], args: Sequence[Arg]) -> Any:
         try:
@@ -126,12 +163,8 @@ class Multiplexed:
             self._protocol.close()
             self._protocol = None
 
-    async def _await(self, protocol: _Protocol, future: asyncio.Future[Any]) -> Any:
-        try:
-            reply = await asyncio.wait_for(future, self.timeout)
-        except TimeoutError:
-            protocol.close()  # whatever else waits on it fails now instead of timing out in turn
-            raise RedisTimeoutError(f"no reply from Redis within {self.timeout}s") from None
+    async def _await(self, future: asyncio.Future[Any]) -> Any:
+        reply = await future  # the protocol's watchdog fails it if no reply comes in time
         if isinstance(reply, hiredis.ReplyError):
             message = str(reply)
             if message.startswith("NOSCRIPT"):
@@ -149,10 +182,10 @@ class Multiplexed:
         loop = asyncio.get_running_loop()
         try:
             if self.path is not None:
-                opening = loop.create_unix_connection(_Protocol, self.path)
+                opening = loop.create_unix_connection(lambda: _Protocol(self.timeout), self.path)
             else:
                 context = ssl.create_default_context() if self.tls else None
-                opening = loop.create_connection(_Protocol, self.host, self.port, ssl=context)
+                opening = loop.create_connection(lambda: _Protocol(self.timeout), self.host, self.port, ssl=context)
             _transport, protocol = await asyncio.wait_for(opening, self.connect_timeout)
         except TimeoutError:
             raise RedisTimeoutError("timed out connecting to Redis") from None
@@ -161,13 +194,13 @@ class Multiplexed:
         try:
             if self.password is not None:
                 auth = (self.username, self.password) if self.username else (self.password,)
-                await self._await(protocol, protocol.send(("AUTH", *auth)))
+                await self._await(protocol.send(("AUTH", *auth)))
             if self.db:
-                await self._await(protocol, protocol.send(("SELECT", self.db)))
+                await self._await(protocol.send(("SELECT", self.db)))
             if self.on_connect is not None:
 
                 async def send(*args: Arg) -> Any:
-                    return await self._await(protocol, protocol.send(args))
+                    return await self._await(protocol.send(args))
 
                 await self.on_connect(send)
         except BaseException:
