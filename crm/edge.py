@@ -46,6 +46,7 @@ ASGIApp = Callable[[Any, Any, Any], Awaitable[None]]
 Answer = tuple[int, list[tuple[bytes, bytes]], bytes]
 
 PREFIX = "/api/v1/orgs/"
+MATCH_MEMO_MAX = 10_000
 
 
 class Edge:
@@ -55,6 +56,7 @@ class Edge:
         self.app = app
         self.inner = inner
         self._routes: MapAdapter | None = None
+        self._matched: dict[str, tuple[str, Mapping[str, Any]] | None] = {}
         self._auth: QuartAuth = app.extensions["QUART_AUTH"][0]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -156,13 +158,20 @@ class Edge:
         return status, [(name.encode(), value.encode()) for name, value in response.items()], body
 
     def _match(self, path: str) -> tuple[str, Mapping[str, Any]] | None:
+        """The route and its arguments, remembered per path (the map never changes once serving)."""
+        if path in self._matched:
+            return self._matched[path]
         if self._routes is None:
             self._routes = self.app.url_map.bind("localhost")
         try:
             endpoint, view_args = self._routes.match(path, method="GET")
+            found: tuple[str, Mapping[str, Any]] | None = (str(endpoint), view_args)
         except HTTPException:  # not found, wrong method, a redirect: Quart answers those
-            return None
-        return str(endpoint), view_args
+            found = None
+        if len(self._matched) >= MATCH_MEMO_MAX:
+            self._matched.clear()
+        self._matched[path] = found
+        return found
 
 
 def _first_headers(scope: Scope) -> dict[str, str]:
