@@ -4,6 +4,7 @@
         row = await queries.update_deal(tx.db, ...)
         await tx.event(org, "deal.updated", actor=user_id, data=row_dict)
         tx.invalidate(org, "deals", "dashboard")
+        tx.invalidate_user(user_id, "me")          # what the user's own /me shows
     # committed: generations bumped, events published
 
 Nothing queued runs if the transaction rolls back. The invalidations are also written to
@@ -33,8 +34,8 @@ class WriteTransaction:
         self.db = db
         self.hub = hub
         self.events: list[dict[str, Any]] = []
-        self.invalidations: dict[int, set[str]] = {}
-        self.recorded: dict[int, int] = {}  # org id -> its cache_invalidations row
+        self.invalidations: dict[cache.Owner, set[str]] = {}
+        self.recorded: dict[cache.Owner, int] = {}  # owner -> its cache_invalidations row
 
     async def event(
         self,
@@ -53,6 +54,10 @@ class WriteTransaction:
     def invalidate(self, org_id: int, *domains: str) -> None:
         self.invalidations.setdefault(org_id, set()).update(domains)
 
+    def invalidate_user(self, user_id: int, *domains: str) -> None:
+        """Bump a user's own generations (`me`: their profile and list of orgs) after commit."""
+        self.invalidations.setdefault(cache.UserScope(user_id), set()).update(domains)
+
     async def before_commit(self) -> None:
         """Record the invalidations in the transaction (call last inside it)."""
         if self.invalidations:
@@ -60,9 +65,9 @@ class WriteTransaction:
 
     async def after_commit(self) -> None:
         landed = []
-        for org_id, domains in self.invalidations.items():
-            if await cache.bump(self.hub, org_id, *sorted(domains)) and org_id in self.recorded:
-                landed.append(self.recorded[org_id])
+        for owner, domains in self.invalidations.items():
+            if await cache.bump(self.hub, owner, *sorted(domains)) and owner in self.recorded:
+                landed.append(self.recorded[owner])
         if landed and has_app_context() and (acks := current_app.extensions.get("cache_acks")) is not None:
             acks.add(landed)  # a deferred bump keeps its row: the relay applies it if this process dies
         if self.events:

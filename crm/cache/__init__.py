@@ -3,13 +3,16 @@
 Writers bump the generations of the domains they change **after commit**;
 readers read the generation **before** querying PostgreSQL and store the
 result under it, so a result computed before a write can never be served after it.
+A user's own views (/me) live under the user instead of an org, with the same rules.
 
-Features use it through two entry points, never by building keys:
+Features use it through these entry points, never by building keys:
 
     stats = await cache.cached(org_id=org.id, kind="dashboard:stats", depends=STATS_DOMAINS,
                                params={}, ttl=600, compute=lambda: queries.select_stats(db, org_id=org.id))
+    own = await cache.cached_for_user(user_id=user_id, kind="me", depends=("me",), ...)
 
     @cached_response("contacts:list", depends=("contacts",), ttl=60)   # a whole GET response
+    @composed_response                                                 # a GET built from cached views
 """
 
 from __future__ import annotations
@@ -24,8 +27,9 @@ import orjson
 from quart import Quart, current_app
 
 from crm.cache import keys
-from crm.cache.http import cached_response, utc_day
+from crm.cache.http import cached_response, composed_response, note_outcome, utc_day
 from crm.cache.invalidations import Acks
+from crm.cache.keys import Owner, UserScope
 from crm.cache.store import CacheHub, CacheStore, Lookup
 from crm.jsonprovider import dumps
 from crm.redis import RedisHub
@@ -56,8 +60,8 @@ def get_cache() -> CacheStore:
     return store
 
 
-async def bump(hub: RedisHub, org_id: int, *domains: str) -> bool:
-    """Invalidate every cached view of these domains in this org (call after commit).
+async def bump(hub: RedisHub, org_id: Owner, *domains: str) -> bool:
+    """Invalidate every cached view of these domains in this org, or of this `UserScope` (after commit).
 
     False when the bump was deferred (Redis unreachable): this process retries it, and the
     outbox relay applies it from `cache_invalidations` if the process dies first.
@@ -69,7 +73,7 @@ async def bump(hub: RedisHub, org_id: int, *domains: str) -> bool:
 
 async def cached(
     *,
-    org_id: int,
+    org_id: Owner,
     kind: str,
     depends: Iterable[str],
     params: Mapping[str, Any],
@@ -87,7 +91,7 @@ async def cached(
     async def encoded() -> bytes:
         return dumps(await compute())
 
-    raw, _outcome = await get_cache().get_or_compute(
+    raw, outcome = await get_cache().get_or_compute(
         org_id=org_id,
         kind=kind,
         depends=depends,
@@ -96,7 +100,21 @@ async def cached(
         compute=encoded,
         single_flight=single_flight,
     )
+    note_outcome(outcome)
     return orjson.loads(raw)
+
+
+async def cached_for_user(
+    *,
+    user_id: int,
+    kind: str,
+    depends: Iterable[str],
+    params: Mapping[str, Any],
+    ttl: int,
+    compute: Callable[[], Awaitable[Any]],
+) -> Any:
+    """`cached()` for a view of one user's own (/me), under the user's generations, not an org's."""
+    return await cached(org_id=UserScope(user_id), kind=kind, depends=depends, params=params, ttl=ttl, compute=compute)
 
 
 @dataclass(frozen=True)
@@ -131,7 +149,7 @@ async def cached_many(
         async def encoded(view: View = view) -> bytes:
             return dumps(await view.compute())
 
-        raw, _outcome = await store.finish_lookup(
+        raw, outcome = await store.finish_lookup(
             lookup,
             org_id=org_id,
             kind=view.kind,
@@ -141,6 +159,7 @@ async def cached_many(
             compute=encoded,
             single_flight=view.single_flight,
         )
+        note_outcome(outcome)
         results.append(orjson.loads(raw))
     return results, extra
 
@@ -177,11 +196,15 @@ __all__ = [
     "TTL_STATS",
     "CacheStore",
     "Lookup",
+    "Owner",
+    "UserScope",
     "View",
     "bump",
     "cached",
+    "cached_for_user",
     "cached_many",
     "cached_response",
+    "composed_response",
     "generation_key",
     "get_cache",
     "init_app",

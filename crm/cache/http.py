@@ -9,6 +9,10 @@
 The key holds the org, the route's path ids and its normalised query string, and
 (`vary=`) the caller's role or user id where the answer depends on them.
 
+A GET whose body is assembled from several cached views (`cache.cached()`,
+`cache.cached_many()`) rather than cached whole, such as /me, takes `@composed_response`
+instead: the same headers, and `X-Cache: hit` only when every view it read was a hit.
+
 The org guard (crm.tenancy.scope) reads the route's entry in the same Redis round
 trip as the org and the caller's role when it can (`prefetch_key()`: the key must
 not vary by role, which the guard has not read yet), and leaves the lookup in
@@ -18,6 +22,7 @@ still happens before anything is computed from PostgreSQL, so the cache's rules 
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -37,6 +42,10 @@ F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
 ATTRIBUTE = "_tinycrm_cached_response"
 Vary = Literal["role", "user"]
 CACHE_CONTROL = "private, max-age=0, must-revalidate"
+
+
+# the outcomes of the cached views read while a composed response is built (None: no such response)
+_outcomes: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("tinycrm_cache_outcomes", default=None)
 
 
 class _Uncacheable(Exception):
@@ -191,3 +200,33 @@ def cached_response(
         return cast(F, wrapper)
 
     return decorator
+
+
+def note_outcome(outcome: str) -> None:
+    """Count a cached view's outcome (`hit`, `miss`, `bypass`) towards the composed response being built."""
+    seen = _outcomes.get()
+    if seen is not None:
+        seen.append(outcome)
+
+
+def composed_response(func: F) -> F:
+    """Cache headers for a GET built from cached views: a strong ETag of the body, 304 to
+    If-None-Match, and `X-Cache: hit` when every view it read (and at least one) was a hit.
+
+    Freshness comes from the views (each read under its generations before PostgreSQL),
+    so the body is assembled on every request; only the views are stored."""
+
+    @wraps(func)
+    async def wrapper(*args: Any, **kwargs: Any) -> Response:
+        seen: list[str] = []
+        reset = _outcomes.set(seen)  # concurrent lookups (asyncio.gather) append to the same list
+        try:
+            response = cast(Response, await current_app.make_response(await func(*args, **kwargs)))
+        finally:
+            _outcomes.reset(reset)
+        if response.status_code != 200:
+            return response
+        outcome = "hit" if seen and all(found == "hit" for found in seen) else "miss"
+        return finish(await response.get_data(as_text=False), outcome)
+
+    return cast(F, wrapper)

@@ -1,12 +1,13 @@
 """Durable invalidations: the cache's outbox in PostgreSQL (docs/redis.md, "After a crash").
 
-A write transaction that invalidates cached views records its (org, domains) in
-`cache_invalidations` before it commits (`record`), so the invalidation commits or rolls
-back with the change. After commit the writer bumps the generations and acknowledges its
-rows (`Acks`: deleted in batches, off the request path). The outbox relay runs `sweep`:
-it bumps whatever nobody acknowledged within a short age (the writer died between commit
-and bump, or could not reach Redis) and deletes it. A lost acknowledgement costs one
-redundant bump (a cache miss), never a stale read.
+A write transaction that invalidates cached views records its (owner, domains) in
+`cache_invalidations` before it commits (`record`; the owner is an org, or a user for /me's
+views), so the invalidation commits or rolls back with the change. After commit the
+writer bumps the generations and acknowledges its rows (`Acks`: deleted in batches, off
+the request path). The outbox relay runs `sweep`: it bumps whatever nobody acknowledged
+within a short age (the writer died between commit and bump, or could not reach Redis)
+and deletes it. A lost acknowledgement costs one redundant bump (a cache miss), never a
+stale read.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 from databases import Database
 
 from crm import metrics
+from crm.cache.keys import Owner, UserScope
 from crm.cache.store import CacheStore
 
 log = logging.getLogger(__name__)
@@ -33,24 +35,32 @@ class BumpFailed(Exception):
     """Redis did not take a bump; the rows stay for the next sweep."""
 
 
-async def record(db: Database, changes: Mapping[int, Iterable[str]]) -> dict[int, int]:
-    """In the writing transaction: one row per org; answers org id -> row id."""
-    orgs = sorted(changes)
-    domains = [",".join(sorted(set(changes[org_id]))) for org_id in orgs]
+async def record(db: Database, changes: Mapping[Owner, Iterable[str]]) -> dict[Owner, int]:
+    """In the writing transaction: one row per owner (org or user); answers owner -> row id."""
+    owners = list(changes)
     rows = await db.fetch_all(
-        "INSERT INTO cache_invalidations (org_id, domains)"
-        " SELECT org_id, string_to_array(domains, ',')"
-        " FROM unnest(CAST(:orgs AS bigint[]), CAST(:domains AS text[])) AS t(org_id, domains)"
-        " RETURNING id, org_id",
-        {"orgs": orgs, "domains": domains},
+        "INSERT INTO cache_invalidations (org_id, user_id, domains)"
+        " SELECT org_id, user_id, string_to_array(domains, ',')"
+        " FROM unnest(CAST(:orgs AS bigint[]), CAST(:users AS bigint[]), CAST(:domains AS text[]))"
+        " AS t(org_id, user_id, domains)"
+        " RETURNING id, org_id, user_id",
+        {
+            "orgs": [None if isinstance(owner, UserScope) else owner for owner in owners],
+            "users": [owner.user_id if isinstance(owner, UserScope) else None for owner in owners],
+            "domains": [",".join(sorted(set(changes[owner]))) for owner in owners],
+        },
     )
-    return {int(row["org_id"]): int(row["id"]) for row in rows}
+    return {owner_of(row): int(row["id"]) for row in rows}
+
+
+def owner_of(row: Any) -> Owner:
+    return UserScope(int(row["user_id"])) if row["org_id"] is None else int(row["org_id"])
 
 
 async def select_unacknowledged_for_update(db: Database, *, older_than: float, limit: int) -> list[Any]:
     """Rows older than `older_than` seconds, locked (SKIP LOCKED: each goes to one sweeper)."""
     return await db.fetch_all(
-        "SELECT id, org_id, domains FROM cache_invalidations"
+        "SELECT id, org_id, user_id, domains FROM cache_invalidations"
         " WHERE created_at < now() - make_interval(secs => :age)"
         " ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED",
         {"age": older_than, "limit": limit},
@@ -58,9 +68,11 @@ async def select_unacknowledged_for_update(db: Database, *, older_than: float, l
 
 
 async def select_of_orgs_for_update(db: Database, *, org_ids: list[int]) -> list[Any]:
-    """Every row of these orgs, whatever its age; waits for a sweeper that holds some."""
+    """Every row of these orgs, and every user's row (which users an org's event concerns is not
+    recorded; such rows are few), whatever its age; waits for a sweeper that holds some."""
     return await db.fetch_all(
-        "SELECT id, org_id, domains FROM cache_invalidations WHERE org_id = ANY(CAST(:orgs AS bigint[]))"
+        "SELECT id, org_id, user_id, domains FROM cache_invalidations"
+        " WHERE org_id = ANY(CAST(:orgs AS bigint[])) OR user_id IS NOT NULL"
         " ORDER BY id FOR UPDATE",
         {"orgs": org_ids},
     )
@@ -80,13 +92,13 @@ async def delete_acknowledged(db: Database, ids: list[int]) -> None:
 
 
 async def _bump_rows(store: CacheStore, rows: list[Any]) -> None:
-    """Bump every generation the rows name, one call per org; BumpFailed if Redis refused one."""
-    by_org: dict[int, set[str]] = {}
+    """Bump every generation the rows name, one call per owner; BumpFailed if Redis refused one."""
+    by_owner: dict[Owner, set[str]] = {}
     for row in rows:
-        by_org.setdefault(int(row["org_id"]), set()).update(row["domains"])
-    for org_id, domains in by_org.items():
-        if not await store.bump(org_id, domains, defer=False):
-            raise BumpFailed(f"cache redis refused the bump of org {org_id}")
+        by_owner.setdefault(owner_of(row), set()).update(row["domains"])
+    for owner, domains in by_owner.items():
+        if not await store.bump(owner, domains, defer=False):
+            raise BumpFailed(f"cache redis refused the bump of {owner}")
 
 
 async def sweep(db: Database, store: CacheStore, *, older_than: float, limit: int = SWEEP_BATCH) -> int:
@@ -103,9 +115,9 @@ async def sweep(db: Database, store: CacheStore, *, older_than: float, limit: in
 
 
 async def apply_for_orgs(db: Database, store: CacheStore, org_ids: Iterable[int]) -> bool:
-    """Before the relay publishes stranded events: bump these orgs' pending invalidations, so a
-    client that reacts to such an event reads the change. Runs in the caller's transaction;
-    False (rows kept) if Redis refused."""
+    """Before the relay publishes stranded events: bump these orgs' pending invalidations (and
+    the users', such as a `member.changed` one's /me), so a client that reacts to such an event
+    reads the change. Runs in the caller's transaction; False (rows kept) if Redis refused."""
     rows = await select_of_orgs_for_update(db, org_ids=sorted(set(org_ids)))
     if not rows:
         return True

@@ -1,15 +1,18 @@
-"""The key scheme: `tc:{<org>}:<kind>:<generation>:<hash>` (see docs/redis.md).
+"""The key scheme: `tc:{<owner>}:<kind>:<generation>:<hash>` (see docs/redis.md).
 
-The org id sits in braces, a Redis Cluster hash tag, so an org's generations,
-values and locks share one slot. `<generation>` is the Redis epoch plus the
-generation of every domain the view depends on; `<hash>` is the SHA-256 of the
-normalised parameters (sorted keys, defaults filled, empty values dropped).
+The owner is an org (`tc:{<org>}`) or, for a user's own views such as /me, a user
+(`tc:{u:<user>}`): a user belongs to no single org. It sits in braces, a Redis
+Cluster hash tag, so an owner's generations, values and locks share one slot.
+`<generation>` is the Redis epoch plus the generation of every domain the view
+depends on; `<hash>` is the SHA-256 of the normalised parameters (sorted keys,
+defaults filled, empty values dropped).
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -17,25 +20,38 @@ import orjson
 EPOCH_KEY = "tc:epoch"
 
 
-def scope(org_id: int) -> str:
-    return f"tc:{{{org_id}}}"
+@dataclass(frozen=True)
+class UserScope:
+    """The owner of one user's own cached views: `tc:{u:<user>}`, beside the orgs' `tc:{<org>}`."""
+
+    user_id: int
+
+    def __str__(self) -> str:
+        return f"u:{self.user_id}"
 
 
-def generation_key(org_id: int, domain: str) -> str:
-    return f"{scope(org_id)}:gen:{domain}"
+Owner = int | UserScope  # an org id, or a user
 
 
-def value_prefix(org_id: int, kind: str) -> str:
+def scope(owner: Owner) -> str:
+    return f"tc:{{{owner}}}"
+
+
+def generation_key(owner: Owner, domain: str) -> str:
+    return f"{scope(owner)}:gen:{domain}"
+
+
+def value_prefix(owner: Owner, kind: str) -> str:
     """Everything before `<generation>:<hash>`; the read script appends the rest."""
-    return f"{scope(org_id)}:{kind}:"
+    return f"{scope(owner)}:{kind}:"
 
 
-def value_key(org_id: int, kind: str, token: str, digest: str) -> str:
-    return f"{value_prefix(org_id, kind)}{token}:{digest}"
+def value_key(owner: Owner, kind: str, token: str, digest: str) -> str:
+    return f"{value_prefix(owner, kind)}{token}:{digest}"
 
 
-def lock_key(org_id: int, kind: str, token: str, digest: str) -> str:
-    return f"{scope(org_id)}:lock:{kind}:{token}:{digest}"
+def lock_key(owner: Owner, kind: str, token: str, digest: str) -> str:
+    return f"{scope(owner)}:lock:{kind}:{token}:{digest}"
 
 
 def _scalar(value: Any) -> str:
@@ -64,5 +80,5 @@ def digest(params: Mapping[str, Any], defaults: Mapping[str, Any] | None = None)
     return hashlib.sha256(orjson.dumps(normal, option=orjson.OPT_SORT_KEYS)).hexdigest()[:32]
 
 
-def domains_key_list(org_id: int, depends: Iterable[str]) -> list[str]:
-    return [generation_key(org_id, domain) for domain in sorted(set(depends))]
+def domains_key_list(owner: Owner, depends: Iterable[str]) -> list[str]:
+    return [generation_key(owner, domain) for domain in sorted(set(depends))]

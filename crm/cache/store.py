@@ -201,18 +201,20 @@ class CacheHub(RedisHub):
 
 
 class CacheStore:
-    """The process's cache: one per app, on `CacheHub` (REDIS_URL or CACHE_REDIS_URL)."""
+    """The process's cache: one per app, on `CacheHub` (REDIS_URL or CACHE_REDIS_URL).
+
+    `org_id` below is the views' owner: an org id, or a `keys.UserScope` for a user's own views."""
 
     def __init__(self, hub: CacheHub) -> None:
         self.hub = hub
-        self.dirty: dict[tuple[int, str], int] = {}
+        self.dirty: dict[tuple[keys.Owner, str], int] = {}
         self._retry_task: asyncio.Task[None] | None = None
         self._bump = hub.client.register_script(BUMP_SCRIPT)
         self._release = hub.client.register_script(RELEASE_SCRIPT)
 
     # -- generations -------------------------------------------------------------------
 
-    async def bump(self, org_id: int, domains: Iterable[str], *, defer: bool = True) -> bool:
+    async def bump(self, org_id: keys.Owner, domains: Iterable[str], *, defer: bool = True) -> bool:
         """INCR the generations after commit; on failure defer them (dirty) and retry.
 
         `defer=False` (the invalidation sweeper, which retries from PostgreSQL) only reports failure.
@@ -233,7 +235,7 @@ class CacheStore:
         metrics.CACHE_BUMPS.labels("ok").inc()
         return True
 
-    def is_dirty(self, org_id: int, depends: Iterable[str]) -> bool:
+    def is_dirty(self, org_id: keys.Owner, depends: Iterable[str]) -> bool:
         return bool(self.dirty) and any((org_id, d) in self.dirty for d in depends)
 
     def _ensure_retrying(self) -> None:
@@ -248,7 +250,7 @@ class CacheStore:
     async def flush_deferred(self) -> None:
         """Retry deferred bumps; an entry is cleared only if no newer failure arrived meanwhile."""
         snapshot = dict(self.dirty)
-        by_org: dict[int, list[str]] = {}
+        by_org: dict[keys.Owner, list[str]] = {}
         for org_id, domain in snapshot:
             by_org.setdefault(org_id, []).append(domain)
         for org_id, domains in by_org.items():
@@ -268,7 +270,7 @@ class CacheStore:
 
     # -- reads and writes --------------------------------------------------------------
 
-    async def lookup(self, org_id: int, kind: str, depends: Iterable[str], digest: str) -> Lookup:
+    async def lookup(self, org_id: keys.Owner, kind: str, depends: Iterable[str], digest: str) -> Lookup:
         """Read epoch + generations (+ the value if cached) in one round trip."""
         depends = tuple(depends)
         if self.is_dirty(org_id, depends):
@@ -289,7 +291,7 @@ class CacheStore:
             await self._restore_epoch()  # flushed or evicted within this server's lifetime
         return BYPASS
 
-    async def lookup_many(self, org_id: int, views: list[tuple[str, tuple[str, ...], str]]) -> list[Lookup]:
+    async def lookup_many(self, org_id: keys.Owner, views: list[tuple[str, tuple[str, ...], str]]) -> list[Lookup]:
         """`lookup()` for several (kind, depends, digest) views of one org, in one round trip."""
         if any(self.is_dirty(org_id, depends) for _kind, depends, _digest in views):
             return [await self.lookup(org_id, kind, depends, digest) for kind, depends, digest in views]
@@ -316,11 +318,11 @@ class CacheStore:
         if run_id is not None:
             await self._timed("epoch", lambda c: c.set(keys.EPOCH_KEY, run_id[:16], nx=True))
 
-    async def store(self, org_id: int, kind: str, token: str, digest: str, value: bytes, ttl: int) -> None:
+    async def store(self, org_id: keys.Owner, kind: str, token: str, digest: str, value: bytes, ttl: int) -> None:
         key = keys.value_key(org_id, kind, token, digest)
         await self._timed("store", lambda c: c.set(key, value, ex=ttl))
 
-    async def get_value(self, org_id: int, kind: str, token: str, digest: str) -> bytes | None:
+    async def get_value(self, org_id: keys.Owner, kind: str, token: str, digest: str) -> bytes | None:
         key = keys.value_key(org_id, kind, token, digest)
         value = await self._timed("poll", lambda c: c.get(key))
         return None if value is FAILED else value
@@ -328,7 +330,7 @@ class CacheStore:
     async def get_or_compute(
         self,
         *,
-        org_id: int,
+        org_id: keys.Owner,
         kind: str,
         depends: Iterable[str],
         digest: str,
@@ -357,7 +359,7 @@ class CacheStore:
         self,
         found: Lookup,
         *,
-        org_id: int,
+        org_id: keys.Owner,
         kind: str,
         depends: tuple[str, ...],
         digest: str,
@@ -396,7 +398,7 @@ class CacheStore:
                 await self._timed("unlock", lambda c: self._release(keys=[lock], args=[owner], client=c))
         return value, "miss"
 
-    async def _wait_for(self, org_id: int, kind: str, token: str, digest: str, lock: str) -> bytes | None:
+    async def _wait_for(self, org_id: keys.Owner, kind: str, token: str, digest: str, lock: str) -> bytes | None:
         """Poll for the value another request is computing; None once it gave up or the wait ran out."""
         deadline = time.monotonic() + SINGLE_FLIGHT_WAIT
         pause = 0.005
