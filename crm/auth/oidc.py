@@ -26,6 +26,7 @@ from crm.auth import onetime, queries
 from crm.config import Config
 from crm.errors import APIError
 from crm.redis import RedisHub
+from crm.uow import write_transaction
 
 STATE_PURPOSE = "oauth"
 METADATA_TTL = 3600
@@ -232,7 +233,7 @@ async def link_user(db: Database, *, issuer: str, claims: dict[str, Any]) -> int
     """The user for these verified claims: a known identity, else the account with this verified
     email (linked now), else a new account."""
     subject = str(claims["sub"])[:255]
-    async with db.transaction():
+    async with write_transaction(db) as tx:
         user_id = await queries.select_identity_user(db, issuer=issuer, subject=subject)
         if user_id is not None:
             return user_id
@@ -250,5 +251,6 @@ async def link_user(db: Database, *, issuer: str, claims: dict[str, Any]) -> int
             assert user is not None
         elif user["email_verified_at"] is None:
             await queries.update_email_verified(db, user_id=user["id"], email=email)
+        tx.invalidate_user(user["id"], "me")
         await queries.insert_identity(db, issuer=issuer, subject=subject, user_id=user["id"], email=email)
     return int(user["id"])

@@ -60,6 +60,7 @@ async def register_user(
             await invitations.accept_in_transaction(tx, token=invitation_token, user_id=user["id"], email=email)
             user = await queries.update_email_verified(db, user_id=user["id"], email=email)
             assert user is not None
+        tx.invalidate_user(user["id"], "me")
     if user["email_verified_at"] is None:
         try:
             await send_verification(hub, user=user)
@@ -150,9 +151,11 @@ async def verify_email(db: Database, hub: RedisHub, *, token: str) -> Row:
     payload = await onetime.consume(hub, VERIFY_PURPOSE, token)
     if payload is None:
         raise _invalid_token()
-    user = await queries.update_email_verified(db, user_id=int(payload["user_id"]), email=str(payload["email"]))
-    if user is None:  # the address changed since the mail went out
-        raise _invalid_token()
+    async with write_transaction(db) as tx:
+        user = await queries.update_email_verified(db, user_id=int(payload["user_id"]), email=str(payload["email"]))
+        if user is None:  # the address changed since the mail went out
+            raise _invalid_token()
+        tx.invalidate_user(user["id"], "me")
     return user
 
 
@@ -188,21 +191,25 @@ async def confirm_password_reset(db: Database, hub: RedisHub, *, token: str, pas
         raise _invalid_token()
     user_id = int(payload["user_id"])
     password_hash = await passwords.hash_password(password)
-    async with write_transaction(db):
+    async with write_transaction(db) as tx:
         if not await queries.update_password(db, user_id=user_id, password_hash=password_hash):
             raise _invalid_token()
         # the link reached the inbox, which proves the address
         await db.execute(
             "UPDATE users SET email_verified_at = coalesce(email_verified_at, now()) WHERE id = :id", {"id": user_id}
         )
+        tx.invalidate_user(user_id, "me")
     await sessions.revoke_all_sessions(db, hub, user_id=user_id)
     return user_id
 
 
 async def update_profile(db: Database, *, user_id: int, name: str) -> Row:
-    user = await queries.update_user_name(db, user_id=user_id, name=name)
-    if user is None:
-        raise APIError(404, "user_not_found", "No such user.")
+    """Rename the user; their /me changes after commit."""
+    async with write_transaction(db) as tx:
+        user = await queries.update_user_name(db, user_id=user_id, name=name)
+        if user is None:
+            raise APIError(404, "user_not_found", "No such user.")
+        tx.invalidate_user(user_id, "me")
     return user
 
 

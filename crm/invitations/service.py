@@ -128,6 +128,7 @@ async def accept_in_transaction(tx: WriteTransaction, *, token: str, user_id: in
     assert member is not None
     await tx.event(org_id, "member.changed", actor=user_id, data={**member, "change": "added"})
     tx.invalidate(org_id, "members")
+    tx.invalidate_user(user_id, "me")  # a new org in their /me (and, accepting, a verified email)
     return {"id": org_id, "slug": invitation["org_slug"], "name": invitation["org_name"], "role": invitation["role"]}
 
 

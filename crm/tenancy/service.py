@@ -29,7 +29,7 @@ async def create_org(db: Database, *, user_id: int, name: str, slug: str | None,
     """Create an org with the default pipeline; the creator becomes its owner."""
     if slug is not None and slug.isdigit():
         raise APIError(422, "validation_error", fields={"slug": "must contain a letter"})
-    async with write_transaction(db):
+    async with write_transaction(db) as tx:
         candidate = slug or slugify(name)
         if await queries.slug_exists(db, candidate):
             if slug is not None:
@@ -38,6 +38,7 @@ async def create_org(db: Database, *, user_id: int, name: str, slug: str | None,
         org = await queries.insert_org(db, slug=candidate, name=name, currency=currency)
         await queries.insert_membership(db, org_id=org["id"], user_id=user_id, role="owner")
         await queries.insert_default_stages(db, org_id=org["id"])
+        tx.invalidate_user(user_id, "me")
     return {**org, "role": "owner"}
 
 
@@ -86,6 +87,7 @@ async def add_member(db: Database, *, org: OrgScope, email: str, role: str) -> R
         assert member is not None
         await tx.event(org.id, "member.changed", actor=org.user_id, data={**member, "change": "added"})
         tx.invalidate(org.id, "members")
+        tx.invalidate_user(user["id"], "me")
     return member
 
 
@@ -123,3 +125,4 @@ async def remove_member(db: Database, *, org: OrgScope, user_id: int) -> None:
         await tx.event(org.id, "member.changed", actor=org.user_id, data={"user_id": user_id, "change": "removed"})
         # records they owned lose their owner (ON DELETE SET NULL): every cached view may change
         tx.invalidate(org.id, "members", "contacts", "companies", "deals", "activities", "dashboard")
+        tx.invalidate_user(user_id, "me")

@@ -18,6 +18,7 @@ from quart import current_app
 from crm.errors import APIError
 from crm.redis import RedisHub
 from crm.twofactor import queries, totp
+from crm.uow import write_transaction
 
 MFA_TTL = 300
 MFA_MAX_ATTEMPTS = 5
@@ -89,12 +90,14 @@ async def confirm_setup(db: Database, *, user_id: int, code: str) -> list[str]:
     if state["totp_secret"] is None:
         raise APIError(409, "2fa_setup_not_started", "Start the setup first.")
     step = totp.matching_step(_totp_secret(state), code)
-    async with db.transaction():
+    async with write_transaction(db) as tx:
         if step is None or not await queries.claim_totp_step(db, user_id=user_id, step=step):
             raise _invalid_code()
         if not await queries.update_totp_enabled(db, user_id=user_id):
             raise APIError(409, "2fa_already_enabled", "Two-factor authentication is already on.")
-        return await _replace_recovery_codes(db, user_id=user_id)
+        tx.invalidate_user(user_id, "me")
+        codes = await _replace_recovery_codes(db, user_id=user_id)
+    return codes
 
 
 async def check_second_factor(db: Database, *, user_id: int, secret: str | None, code: str) -> bool:
@@ -115,10 +118,11 @@ async def _require_enabled(db: Database, user_id: int) -> Any:
 async def disable(db: Database, *, user_id: int, code: str) -> None:
     """Turn 2FA off; needs a fresh TOTP code or a recovery code."""
     state = await _require_enabled(db, user_id)
-    async with db.transaction():
+    async with write_transaction(db) as tx:
         if not await check_second_factor(db, user_id=user_id, secret=_totp_secret(state), code=code):
             raise _invalid_code()
         await queries.update_totp_disabled(db, user_id=user_id)
+        tx.invalidate_user(user_id, "me")
 
 
 async def regenerate_recovery_codes(db: Database, *, user_id: int, code: str) -> list[str]:
