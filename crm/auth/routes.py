@@ -10,9 +10,10 @@ from quart_auth import AuthUser, login_user, logout_user
 from quart_schema import validate_querystring, validate_request, validate_response
 from werkzeug.wrappers import Response as WerkzeugResponse
 
+from crm import cache
 from crm.apikeys import service as apikeys
 from crm.apikeys.schemas import MeOrApiKey
-from crm.auth import oidc, queries, service, sessions, tokens
+from crm.auth import oidc, profile, service, sessions, tokens
 from crm.auth.guard import login_required, require_principal
 from crm.auth.schemas import (
     ChangePassword,
@@ -33,21 +34,10 @@ from crm.db import get_db
 from crm.errors import APIError
 from crm.http import client_ip
 from crm.redis import get_redis
-from crm.tenancy import queries as tenancy_queries
 from crm.twofactor import service as twofactor
 from crm.twofactor.schemas import LoginOut
 
 blueprint = Blueprint("auth", __name__, url_prefix="/api/v1")
-
-
-def user_out(user: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "id": user["id"],
-        "email": user["email"],
-        "name": user["name"],
-        "email_verified": user["email_verified_at"] is not None,
-        "created_at": user["created_at"],
-    }
 
 
 @blueprint.post("/auth/register")
@@ -62,7 +52,7 @@ async def register(data: Register) -> tuple[dict[str, Any], int]:
         name=data.name,
         invitation_token=data.invitation_token,
     )
-    return user_out(dict(user)), 201
+    return profile.user_out(user), 201
 
 
 @blueprint.post("/auth/login")
@@ -142,7 +132,7 @@ async def revoke_other_sessions() -> dict[str, int]:
 @validate_response(UserOut)
 async def verify_email(data: TokenRequest) -> dict[str, Any]:
     user = await service.verify_email(get_db(), get_redis(), token=data.token)
-    return user_out(dict(user))
+    return profile.user_out(user)
 
 
 @blueprint.post("/auth/verify-email/resend")
@@ -200,15 +190,13 @@ async def oauth_callback(provider: str, query_args: OAuthCallback) -> WerkzeugRe
 
 @blueprint.get("/me")
 @login_required
+@cache.composed_response
 @validate_response(MeOrApiKey)
 async def me() -> dict[str, Any]:
     principal = await require_principal()
     if principal.api_key is not None:
         return await apikeys.api_key_identity(get_db(), principal.api_key)
-    db = get_db()
-    user = await queries.select_user(db, user_id=principal.user_id)
-    orgs = await tenancy_queries.select_orgs_of_user(db, user_id=principal.user_id)
-    return {**user_out(dict(user or {})), "orgs": [dict(org) for org in orgs]}
+    return await profile.me(get_db(), user_id=principal.user_id)
 
 
 @blueprint.patch("/me")
@@ -220,9 +208,8 @@ async def update_me(data: UpdateProfile) -> dict[str, Any]:
     if principal.api_key is not None:
         raise APIError(403, "api_key_not_allowed", "API keys cannot change a profile.")
     db = get_db()
-    user = await service.update_profile(db, user_id=principal.user_id, name=data.name)
-    orgs = await tenancy_queries.select_orgs_of_user(db, user_id=principal.user_id)
-    return {**user_out(dict(user)), "orgs": [dict(org) for org in orgs]}
+    await service.update_profile(db, user_id=principal.user_id, name=data.name)
+    return await profile.me(db, user_id=principal.user_id)  # committed and bumped: a fresh read
 
 
 @blueprint.post("/auth/password")

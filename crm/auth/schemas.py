@@ -96,6 +96,7 @@ class UserOut(BaseModel):
 
 
 class MeOut(UserOut):
+    two_factor_enabled: bool
     orgs: list[OrgSummary]
 
 

@@ -64,6 +64,11 @@ async def select_orgs_of_user(db: Database, *, user_id: int) -> list[Row]:
     return [row._mapping for row in rows]
 
 
+async def select_org_ids_of_user(db: Database, *, user_id: int) -> list[int]:
+    rows = await db.fetch_all("SELECT org_id FROM memberships WHERE user_id = :user ORDER BY org_id", {"user": user_id})
+    return [int(row["org_id"]) for row in rows]
+
+
 MEMBER_COLUMNS = "m.user_id, u.name, u.email, m.role, m.created_at AS joined_at"
 
 

@@ -18,7 +18,8 @@ against the org's cached slug, and looked up afresh if they disagree).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -155,6 +156,20 @@ async def _meta_and_role(org_id: int, user_id: int, *, prefetch: bool = False) -
     if also is not None and lookup is not None:
         g.cache_prefetch = (org_id, also[0], also[2], lookup)
     return (OrgMeta(**found) if found else None), (None if role is None else str(role))
+
+
+async def org_summaries(user_id: int, org_ids: Iterable[int]) -> list[dict[str, Any]]:
+    """For /me: each org's id, slug, name and the user's role in it, from this guard's cached views
+    (under the org's `org` and `members` generations, so a rename or a role change needs no bump
+    of each member's /me), looked up concurrently. Orgs the user is no longer in are left out;
+    sorted by name."""
+    found = await asyncio.gather(*(_meta_and_role(org_id, user_id) for org_id in org_ids))
+    orgs = [
+        {"id": meta.id, "slug": meta.slug, "name": meta.name, "role": role}
+        for meta, role in found
+        if meta is not None and role is not None
+    ]
+    return sorted(orgs, key=lambda org: (org["name"].casefold(), org["name"], org["id"]))
 
 
 async def load_org_and_role(org_ref: str, user_id: int, *, prefetch: bool = False) -> tuple[OrgMeta, str | None] | None:
