@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import os
 import shutil
 import signal
 import socket
@@ -16,9 +18,15 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 from databases import Database
+from quart import Quart
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from crm import create_app
 from crm.cache.store import CacheHub, CacheStore
+from crm.config import Config
+from tests.auth.test_oidc import provider
+
+__all__ = ["provider"]  # OpenID sign-in links an account and verifies its email: tests/cache/test_me.py
 
 
 def free_port() -> int:
@@ -122,6 +130,16 @@ async def throwaway_redis(redis_servers: list[RedisServer]) -> RedisServer:
     redis_servers.append(server)
     await server.start()
     return server
+
+
+@pytest.fixture
+async def app_on_throwaway_redis(config: Config, throwaway_redis: RedisServer) -> AsyncIterator[Quart]:
+    """The whole app on a Redis of its own, which the test may stop and start."""
+    os.environ["TINYCRM_AUTO_MIGRATE"] = "0"  # the template is migrated already
+    own = dataclasses.replace(config, redis_url=throwaway_redis.url, pubsub_channel=config.pubsub_channel + "-down")
+    app = create_app(own)
+    async with app.test_app():
+        yield app
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,3 +78,16 @@ async def outcomes(user: User, views: dict[str, str]) -> dict[str, str]:
 
 def misses(seen: dict[str, str]) -> set[str]:
     return {kind for kind, outcome in seen.items() if outcome == "miss"}
+
+
+async def until_cached(user: User, path: str, check: Any) -> None:
+    """GET until the answer is a cache hit again (the breaker closes within about a second);
+    every answer on the way must pass `check`."""
+    async with asyncio.timeout(10):
+        while True:
+            response = await user.get(path)
+            assert response.status == 200, response.json
+            check(response.json)
+            if response.headers["X-Cache"] == "hit":
+                return
+            await asyncio.sleep(0.05)

@@ -6,43 +6,12 @@ and once it is back no cached answer older than a finished write is ever served.
 
 from __future__ import annotations
 
-import asyncio
-import dataclasses
-from collections.abc import AsyncIterator
-from typing import Any
-
 import pytest
 from quart import Quart
 
-from crm import create_app
-from crm.config import Config
 from tests.cache.conftest import RedisServer
-from tests.cache.support import created, ok
-from tests.helpers import Api, User
-
-
-@pytest.fixture
-async def app_on_throwaway_redis(
-    config: Config, throwaway_redis: RedisServer, monkeypatch: pytest.MonkeyPatch
-) -> AsyncIterator[Quart]:
-    monkeypatch.setenv("TINYCRM_AUTO_MIGRATE", "0")
-    own = dataclasses.replace(config, redis_url=throwaway_redis.url, pubsub_channel=config.pubsub_channel + "-down")
-    app = create_app(own)
-    async with app.test_app():
-        yield app
-
-
-async def until_cached(user: User, path: str, check: Any) -> None:
-    """GET until the answer is a cache hit again (the breaker closes within about a second);
-    every answer on the way must pass `check`."""
-    async with asyncio.timeout(10):
-        while True:
-            response = await user.get(path)
-            assert response.status == 200, response.json
-            check(response.json)
-            if response.headers["X-Cache"] == "hit":
-                return
-            await asyncio.sleep(0.05)
+from tests.cache.support import created, ok, until_cached
+from tests.helpers import Api
 
 
 async def test_requests_succeed_while_redis_is_down_and_nothing_stale_is_served_after(
