@@ -32,6 +32,7 @@ from quart import Quart
 
 from crm.seed import seed_bulk
 from tests.helpers import User
+from tests.plans import explain_generic
 
 ORG_ROUTE = re.compile(r"^/api/v1/orgs/<org>")
 SORTS = {
@@ -51,6 +52,7 @@ SORTS = {
 }
 # Below this many pages a Seq Scan is the planner's right choice at this test's size, not a missing index.
 SMALL_TABLE_PAGES = 10
+GENERIC_PLAN = re.compile(r"SET LOCAL plan_cache_mode = force_generic_plan", re.IGNORECASE)
 SEARCHES = ["chen", "ada chen", "blue labs", "renewal", "a", "ada.chen1@example.com", "#12", "call about"]
 
 
@@ -188,6 +190,7 @@ class PlanChecker:
         self.covered: set[str] = set()
         self.tables: set[str] = set()
         self.pages: dict[str, int] = {}
+        self.generic_plans = 0  # statements checked in the generic plan they run with
 
     def path(self, tail: str, **params: Any) -> str:
         query = f"?{urlencode(params)}" if params else ""
@@ -210,10 +213,12 @@ class PlanChecker:
         if not tenant_reads:
             self.problems.append(f"{path}: ran no tenant SELECT (served from a cache?): nothing was checked")
         for statement in reads:
-            scans = seq_scans(await self.explain(statement), self.tables)
+            generic = self.runs_generic(recorder.statements, statement)
+            self.generic_plans += generic
+            scans = seq_scans(await self.explain(statement, generic=generic), self.tables)
             if scans and all(self.pages.get(table, 0) < SMALL_TABLE_PAGES for table in scans):
                 # a few pages: the planner rightly reads them whole; demand only that an index could serve
-                scans = seq_scans(await self.explain(statement, index_only=True), self.tables)
+                scans = seq_scans(await self.explain(statement, index_only=True, generic=generic), self.tables)
             if scans:
                 self.problems.append(f"{path}: Seq Scan on {sorted(set(scans))} in:\n{statement.sql.strip()}")
         return response.json
@@ -226,10 +231,18 @@ class PlanChecker:
             if keys:
                 await client.delete(*keys)
 
-    async def explain(self, statement: Statement, *, index_only: bool = False) -> Any:
+    @staticmethod
+    def runs_generic(statements: list[Statement], statement: Statement) -> bool:
+        """Whether the route ran `statement` right after forcing a generic plan (as search does)."""
+        at = next(i for i, s in enumerate(statements) if s is statement)
+        return at > 0 and GENERIC_PLAN.fullmatch(statements[at - 1].sql.strip()) is not None
+
+    async def explain(self, statement: Statement, *, index_only: bool = False, generic: bool = False) -> Any:
         async with self.db.transaction():
             if index_only:  # seq scans then cost 1e10 each: one remains only where no index applies
                 await self.db.execute("SET LOCAL enable_seqscan = off")
+            if generic:
+                return await explain_generic(self.db, statement.sql, statement.values)
             rows = await self.db.fetch_all("EXPLAIN (FORMAT JSON) " + statement.sql, statement.values)
         plan = rows[0][0]
         return plan if isinstance(plan, list) else json.loads(plan)
@@ -336,6 +349,7 @@ async def test_tenant_routes_use_indexes(checker: PlanChecker, org: dict[str, An
     await checker.check("/api-keys")
 
     assert not checker.problems, "\n\n".join(checker.problems)
+    assert checker.generic_plans >= len(SEARCHES), "search's generic plans were not checked"
     uncovered = {
         rule.rule for rule in checker.app.url_map.iter_rules() if "GET" in rule.methods and ORG_ROUTE.match(rule.rule)
     } - checker.covered

@@ -65,8 +65,7 @@ def _filter_sql(filters: ActivityFilters, params: dict[str, Any]) -> str:
         clauses.append("a.due_at >= :f_due_after")
         params["f_due_after"] = filters.due_after
     if filters.tsquery is not None:
-        # matches the expression of activities_subject_search_idx (0008)
-        clauses.append("to_tsvector('simple', a.subject) @@ to_tsquery('simple', :f_tsquery)")
+        clauses.append("a.search_key @@ tenant_tsquery(:org, to_tsquery('simple', :f_tsquery))")
         params["f_tsquery"] = filters.tsquery
     return "".join(f" AND {clause}" for clause in clauses)
 

@@ -157,7 +157,7 @@ def page_sql(
     if after:
         where.append(after)
     for condition, name, value in (
-        ("c.search @@ to_tsquery('simple', :tsquery)", "tsquery", params.tsquery),
+        ("c.search_key @@ tenant_tsquery(:org, to_tsquery('simple', :tsquery))", "tsquery", params.tsquery),
         ("c.owner_id = :owner", "owner", params.owner_id),
         ("c.company_id = :company", "company", params.company_id),
         ("c.updated_at >= :updated_since", "updated_since", params.updated_since),

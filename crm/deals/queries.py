@@ -94,7 +94,7 @@ def _filter_sql(filters: DealFilters, params: dict[str, Any]) -> str:
     if filters.status is not None:
         clauses.append(STATUS_SQL[filters.status])
     if filters.tsquery is not None:
-        clauses.append("d.search @@ to_tsquery('simple', :f_tsquery)")
+        clauses.append("d.search_key @@ tenant_tsquery(:org, to_tsquery('simple', :f_tsquery))")
         params["f_tsquery"] = filters.tsquery
     return "".join(f" AND {clause}" for clause in clauses)
 

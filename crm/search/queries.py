@@ -1,12 +1,20 @@
 """SQL for search across contacts, companies, deals and activity subjects (built-in FTS only).
 
-Each kind contributes candidates from at most three index-backed branches:
-the GIN full-text index (capped at CANDIDATES rows, so a one-letter query
-cannot rank a whole org), and exact prefix matches on lower(name)/lower(email)
-through the text_pattern_ops btree indexes, read in index order and capped at
-the page size. Only candidates are ranked. Prefix ranges are written with the
-pattern operators (~>=~, ~<~) so that even a generic prepared plan can use the
-index; `starts_with` keeps the exact meaning.
+Each kind takes candidates in two steps, both bounded:
+
+1. prefix matches of the whole query on the kind's names (lower(name), lower(email),
+   a contact's full name, ...) through the text_pattern_ops btree indexes, read in index
+   order and capped at the page size;
+2. only when step 1 found fewer than a page: full-text matches through the kind's
+   org-scoped `search_key` GIN index, capped at CANDIDATES.
+
+Only candidates are ranked. A rank is a bonus for an exact (1.0) or prefix (0.5) name
+match plus half of ts_rank's rank/(rank+1) form, which stays below 0.5: every prefix
+candidate outranks every match found by words alone, so when step 1 fills a page the
+full-text step cannot change that kind's page and is skipped (a one-time filter: the
+GIN index is never read). Prefix ranges are written with the pattern operators (~>=~,
+~<~) so that even a generic prepared plan can use the index; `starts_with` keeps the
+exact meaning.
 """
 
 from __future__ import annotations
@@ -20,6 +28,8 @@ from crm.db import Row
 CANDIDATES = 200
 
 TSQ = "to_tsquery('simple', :tsq)"
+# The same query with the org's prefix on every lexeme, for the search_key indexes (0011).
+KEY_TSQ = f"tenant_tsquery(:org, {TSQ})"
 
 
 def _prefix_branch(table: str, alias: str, expression: str) -> str:
@@ -30,65 +40,69 @@ def _prefix_branch(table: str, alias: str, expression: str) -> str:
     )
 
 
-def _fts_matches(name: str, table: str, alias: str, document: str) -> str:
-    # A materialized CTE is planned for all of its rows (a GIN bitmap scan, where a LIMIT
-    # inside would tempt the planner into an unbounded scan betting on early hits), and
-    # still runs lazily: the LIMIT of its reader stops the heap scan after CANDIDATES rows.
+def _candidates(kind: str, table: str, alias: str, prefixes: list[str]) -> str:
+    """CTEs `{kind}_prefix`, `{kind}_fts` and `{kind}_ids` (at most 3 * limit + CANDIDATES ids)."""
+    branches = " UNION ".join(_prefix_branch(table, alias, expression) for expression in prefixes)
+    # The full-text CTE is materialized so that it is planned for all of its rows (a GIN
+    # bitmap scan, where a LIMIT inside would tempt the planner into an unbounded scan
+    # betting on early hits); it still runs lazily, so its reader's LIMIT stops the heap
+    # scan after CANDIDATES rows. Its count condition is a one-time filter: a page of
+    # prefix candidates means the GIN index is not read at all. The org-scoped key is its
+    # org condition: an `org_id = :org` beside it invites a BitmapAnd with a btree that
+    # reads every row id of the org (the ranking join below checks org_id again).
     return (
-        f"{name} AS MATERIALIZED (SELECT {alias}.id FROM {table} {alias}"
-        f" WHERE {alias}.org_id = :org AND {document} @@ {TSQ})"
+        f"{kind}_prefix AS MATERIALIZED ({branches}),"
+        f" {kind}_fts AS MATERIALIZED (SELECT {alias}.id FROM {table} {alias}"
+        f" WHERE {alias}.search_key @@ {KEY_TSQ}"
+        f" AND (SELECT count(*) FROM {kind}_prefix) < :limit),"
+        f" {kind}_ids AS ((SELECT id FROM {kind}_fts LIMIT :cap) UNION SELECT id FROM {kind}_prefix)"
     )
 
 
+def _rank(document: str, bonus: str) -> str:
+    return f"ts_rank({document}, {TSQ}, 32) / 2 + {bonus}"
+
+
+def _bonus(expressions: list[str]) -> str:
+    exact = " OR ".join(f"{e} = :lo" for e in expressions)
+    prefix = " OR ".join(f"starts_with({e}, :lo)" for e in expressions)
+    return f"CASE WHEN {exact} THEN 1.0 WHEN {prefix} THEN 0.5 ELSE 0 END"
+
+
+# The name-like expressions of each kind: each has a prefix branch (and a text_pattern_ops index)
+# and the same expressions give the bonus, so that no word-only match can hold a prefix bonus.
+CONTACT_NAMES = ["lower(c.email)", "lower(c.last_name)", "lower(c.first_name || ' ' || c.last_name)"]
+COMPANY_NAMES = ["lower(co.name)", "lower(co.domain)"]
+DEAL_NAMES = ["lower(d.title)"]
+ACTIVITY_NAMES = ["lower(a.subject)"]
+
 SEARCH_SQL = f"""
-WITH {_fts_matches("contact_fts", "contacts", "c", "c.search")},
-{_fts_matches("company_fts", "companies", "co", "co.search")},
-{_fts_matches("deal_fts", "deals", "d", "d.search")},
-{_fts_matches("activity_fts", "activities", "a", "to_tsvector('simple', a.subject)")},
-contact_ids AS (
-    (SELECT id FROM contact_fts LIMIT :cap)
-    UNION {_prefix_branch("contacts", "c", "lower(c.email)")}
-    UNION {_prefix_branch("contacts", "c", "lower(c.last_name)")}
-), company_ids AS (
-    (SELECT id FROM company_fts LIMIT :cap)
-    UNION {_prefix_branch("companies", "co", "lower(co.name)")}
-), deal_ids AS (
-    (SELECT id FROM deal_fts LIMIT :cap)
-    UNION {_prefix_branch("deals", "d", "lower(d.title)")}
-), activity_ids AS (
-    SELECT id FROM activity_fts LIMIT :cap
-), hits AS (
+WITH {_candidates("contact", "contacts", "c", CONTACT_NAMES)},
+{_candidates("company", "companies", "co", COMPANY_NAMES)},
+{_candidates("deal", "deals", "d", DEAL_NAMES)},
+{_candidates("activity", "activities", "a", ACTIVITY_NAMES)},
+hits AS (
     (SELECT 'contact' AS kind, c.id,
             coalesce(nullif(trim(c.first_name || ' ' || c.last_name), ''), c.email, '') AS title,
             concat_ws(' · ', nullif(c.email, ''), nullif(c.title, '')) AS subtitle,
-            ts_rank(c.search, {TSQ})
-              + CASE WHEN lower(c.email) = :lo OR lower(c.last_name) = :lo
-                       OR lower(c.first_name || ' ' || c.last_name) = :lo THEN 1.0
-                     WHEN starts_with(lower(c.email), :lo) OR starts_with(lower(c.last_name), :lo)
-                       OR starts_with(lower(c.first_name || ' ' || c.last_name), :lo) THEN 0.5
-                     ELSE 0 END AS rank
+            {_rank("c.search", _bonus(CONTACT_NAMES))} AS rank
        FROM contact_ids i JOIN contacts c ON c.org_id = :org AND c.id = i.id
       ORDER BY rank DESC, c.id LIMIT :limit)
     UNION ALL
     (SELECT 'company', co.id, co.name, coalesce(co.domain, ''),
-            ts_rank(co.search, {TSQ})
-              + CASE WHEN lower(co.name) = :lo OR lower(co.domain) = :lo THEN 1.0
-                     WHEN starts_with(lower(co.name), :lo) OR starts_with(lower(co.domain), :lo) THEN 0.5
-                     ELSE 0 END
+            {_rank("co.search", _bonus(COMPANY_NAMES))}
        FROM company_ids i JOIN companies co ON co.org_id = :org AND co.id = i.id
       ORDER BY 5 DESC, co.id LIMIT :limit)
     UNION ALL
     (SELECT 'deal', d.id, d.title,
             (SELECT s.name FROM pipeline_stages s WHERE s.org_id = d.org_id AND s.id = d.stage_id),
-            ts_rank(d.search, {TSQ})
-              + CASE WHEN lower(d.title) = :lo THEN 1.0 WHEN starts_with(lower(d.title), :lo) THEN 0.5 ELSE 0 END
+            {_rank("d.search", _bonus(DEAL_NAMES))}
        FROM deal_ids i JOIN deals d ON d.org_id = :org AND d.id = i.id
       ORDER BY 5 DESC, d.id LIMIT :limit)
     UNION ALL
     (SELECT 'activity', a.id, a.subject,
             concat_ws(' · ', a.type, to_char(a.due_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')),
-            ts_rank(to_tsvector('simple', a.subject), {TSQ})
-              + CASE WHEN lower(a.subject) = :lo THEN 1.0 WHEN starts_with(lower(a.subject), :lo) THEN 0.5 ELSE 0 END
+            {_rank("a.search", _bonus(ACTIVITY_NAMES))}
        FROM activity_ids i JOIN activities a ON a.org_id = :org AND a.id = i.id
       ORDER BY 5 DESC, a.id LIMIT :limit)
 )
@@ -100,15 +114,22 @@ SELECT kind, id, title, subtitle, rank FROM hits
 
 async def select_search_hits(db: Database, *, org_id: int, tsquery: str, prefix: str, limit: int) -> list[Row]:
     """Ranked hits of every kind in one org; `tsquery` must come from `service.build_tsquery`."""
-    rows = await db.fetch_all(
-        SEARCH_SQL,
-        {
-            "org": org_id,
-            "tsq": tsquery,
-            "lo": prefix,
-            "hi": prefix + "\U0010ffff",
-            "limit": limit,
-            "cap": CANDIDATES,
-        },
-    )
+    async with db.transaction():
+        # Planning this statement (twenty-odd scans) costs more than running it, and a
+        # custom plan is made on every call whose values the planner thinks deserve one:
+        # a generic plan, made once per connection, serves every query equally well.
+        await db.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+        rows = await db.fetch_all(SEARCH_SQL, search_values(org_id=org_id, tsquery=tsquery, prefix=prefix, limit=limit))
     return [row._mapping for row in rows]
+
+
+def search_values(*, org_id: int, tsquery: str, prefix: str, limit: int) -> dict[str, object]:
+    """The bound values of SEARCH_SQL (exposed so that a test can EXPLAIN it)."""
+    return {
+        "org": org_id,
+        "tsq": tsquery,
+        "lo": prefix,
+        "hi": prefix + "\U0010ffff",
+        "limit": limit,
+        "cap": CANDIDATES,
+    }

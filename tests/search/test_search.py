@@ -150,3 +150,43 @@ def test_tsquery_is_built_from_words_only() -> None:
     assert query_words("O'Brien & co:* | (x)") == ["o", "brien", "co", "x"]
     assert build_tsquery(["zeph", "a"]) == "'zeph':* & 'a'"
     assert query_words("Ünïcode Straße") == ["ünïcode", "straße"]
+
+
+async def add_contact(db: Database, org_id: int, first: str, last: str, title: str | None = None) -> int:
+    contact_id: int = await db.fetch_val(
+        "INSERT INTO contacts (org_id, first_name, last_name, title) VALUES (:org, :first, :last, :title) RETURNING id",
+        {"org": org_id, "first": first, "last": last, "title": title},
+    )
+    return contact_id
+
+
+async def test_name_matches_rank_above_word_matches_and_a_page_of_them_is_the_answer(
+    db: Database, alice: User, org: dict[str, Any]
+) -> None:
+    exact = await add_contact(db, org["id"], "Ivy", "Quill")
+    prefixed = [await add_contact(db, org["id"], "Quill", last) for last in ("Adams", "Baker")]
+    by_word = await add_contact(db, org["id"], "Mara", "Stone", title="Quill collector")
+
+    page = await alice.get(search_path(org, "quill", limit=3))
+    assert [item["id"] for item in page.json["items"]] == [exact, *prefixed]
+    everything = await alice.get(search_path(org, "quill", limit=10))
+    assert [item["id"] for item in everything.json["items"]] == [exact, *prefixed, by_word]
+    ranks = [item["rank"] for item in everything.json["items"]]
+    assert ranks[0] >= 1.0 > ranks[1] >= ranks[2] >= 0.5 > ranks[3] > 0
+
+
+async def test_words_match_in_any_order_and_any_field(db: Database, alice: User, org: dict[str, Any]) -> None:
+    ids = await seed_records(db, org["id"])
+    for q in ["baker hugo", "hug bak", "buyer priya", "logistics zeph"]:
+        response = await alice.get(search_path(org, q))
+        assert response.status == 200, response.json
+        assert response.json["items"], q
+    assert [i["id"] for i in (await alice.get(search_path(org, "baker hugo"))).json["items"]] == [ids["other_contact"]]
+    assert [i["id"] for i in (await alice.get(search_path(org, "buyer priya"))).json["items"]] == [ids["contact"]]
+
+
+async def test_full_name_prefix_finds_a_contact(db: Database, alice: User, org: dict[str, Any]) -> None:
+    ids = await seed_records(db, org["id"])
+    response = await alice.get(search_path(org, "Priya Zephyrs"))
+    assert response.json["items"][0]["id"] == ids["contact"]
+    assert response.json["items"][0]["rank"] >= 0.5
