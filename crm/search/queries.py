@@ -48,12 +48,12 @@ def _candidates(kind: str, table: str, alias: str, prefixes: list[str]) -> str:
     # betting on early hits); it still runs lazily, so its reader's LIMIT stops the heap
     # scan after CANDIDATES rows. Its count condition is a one-time filter: a page of
     # prefix candidates means the GIN index is not read at all. The org-scoped key is its
-    # org condition: an `org_id = :org` beside it invites a BitmapAnd with a btree that
-    # reads every row id of the org (the ranking join below checks org_id again).
+    # org condition; `org_id + 0` checks each match again without inviting a BitmapAnd
+    # with an org_id btree, which would read every row id of the org.
     return (
         f"{kind}_prefix AS MATERIALIZED ({branches}),"
         f" {kind}_fts AS MATERIALIZED (SELECT {alias}.id FROM {table} {alias}"
-        f" WHERE {alias}.search_key @@ {KEY_TSQ}"
+        f" WHERE {alias}.search_key @@ {KEY_TSQ} AND {alias}.org_id + 0 = :org"
         f" AND (SELECT count(*) FROM {kind}_prefix) < :limit),"
         f" {kind}_ids AS ((SELECT id FROM {kind}_fts LIMIT :cap) UNION SELECT id FROM {kind}_prefix)"
     )
