@@ -283,9 +283,17 @@ async def test_tenant_routes_use_indexes(checker: PlanChecker, org: dict[str, An
 
     for kind in SORTS:
         await check_list_with_sorts(checker, kind)
-    for params in [{"owner": alice.id}, {"company": company}, {"updated_since": since}, {"q": "chen"}]:
+    # q= pages walk the sort order, then (a rare word: "quokka" matches nothing) read the full-text index
+    for params in [
+        {"owner": alice.id},
+        {"company": company},
+        {"updated_since": since},
+        {"q": "chen"},
+        {"q": "quokka", "sort": "-updated_at"},
+        {"q": "quokka", "owner": alice.id},
+    ]:
         await checker.check("/contacts", **params)
-    for params in [{"owner": alice.id}, {"updated_since": since}, {"q": "blue"}]:
+    for params in [{"owner": alice.id}, {"updated_since": since}, {"q": "blue"}, {"q": "quokka"}]:
         await checker.check("/companies", **params)
     for params in [
         {"stage": stage},
@@ -299,6 +307,7 @@ async def test_tenant_routes_use_indexes(checker: PlanChecker, org: dict[str, An
         {"status": "won"},
         {"status": "lost"},
         {"q": "renewal"},
+        {"q": "quokka", "stage": stage, "sort": "title"},
     ]:
         await checker.check("/deals", **params)
     for params in [
@@ -312,6 +321,8 @@ async def test_tenant_routes_use_indexes(checker: PlanChecker, org: dict[str, An
         {"due_after": since},
         {"type": "task"},
         {"done": "false", "sort": "due_at"},
+        {"q": "call"},
+        {"q": "quokka"},
     ]:
         await checker.check("/activities", **params)
     for q in SEARCHES:

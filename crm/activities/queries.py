@@ -9,6 +9,7 @@ from typing import Any
 from databases import Database
 
 from crm.db import Row
+from crm.listpages import fetch_page, page_query
 
 ACTIVITY_FIELDS = (
     "id",
@@ -51,7 +52,11 @@ class ActivityFilters:
     tsquery: str | None = None  # already built from words by the route (never raw input)
 
 
-def _filter_sql(filters: ActivityFilters, params: dict[str, Any]) -> str:
+TEXT_MATCH = "a.search_key @@ tenant_tsquery(:org, to_tsquery('simple', :f_tsquery))"
+
+
+def _filter_conditions(filters: ActivityFilters, params: dict[str, Any]) -> list[str]:
+    """The conditions of every filter but `q` (see TEXT_MATCH), binding their values into `params`."""
     clauses = []
     for column in ("deal_id", "contact_id", "company_id", "owner_id", "done", "type"):
         value = getattr(filters, column)
@@ -65,9 +70,8 @@ def _filter_sql(filters: ActivityFilters, params: dict[str, Any]) -> str:
         clauses.append("a.due_at >= :f_due_after")
         params["f_due_after"] = filters.due_after
     if filters.tsquery is not None:
-        clauses.append("a.search_key @@ tenant_tsquery(:org, to_tsquery('simple', :f_tsquery))")
         params["f_tsquery"] = filters.tsquery
-    return "".join(f" AND {clause}" for clause in clauses)
+    return clauses
 
 
 async def select_activity(db: Database, *, org_id: int, activity_id: int, for_update: bool = False) -> Row | None:
@@ -128,14 +132,18 @@ async def select_activities_page(
     """One keyset page (limit + 1 rows, to tell if there is more); each row carries its `sort_key`."""
     expression, descending = SORTS[sort]
     params: dict[str, Any] = {"org": org_id, "limit": limit + 1}
-    where = _filter_sql(filters, params)
+    where = ["a.org_id = :org", *_filter_conditions(filters, params)]
     if after is not None:
-        where += f" AND ({expression}, a.id) {'<' if descending else '>'} (:after_key, :after_id)"
+        where.append(f"({expression}, a.id) {'<' if descending else '>'} (:after_key, :after_id)")
         params["after_key"], params["after_id"] = after
-    direction = "DESC" if descending else "ASC"
-    rows = await db.fetch_all(
-        f"SELECT {ACTIVITY_COLUMNS}, {expression} AS sort_key FROM activities a WHERE a.org_id = :org{where}"
-        f" ORDER BY {expression} {direction}, a.id {direction} LIMIT :limit",
-        params,
+    query = page_query(
+        table="activities",
+        alias="a",
+        columns=ACTIVITY_COLUMNS,
+        keys=[(expression, "sort_key")],
+        descending=descending,
+        where=where,
+        text_match=TEXT_MATCH if filters.tsquery is not None else None,
+        values=params,
     )
-    return [dict(row._mapping) for row in rows]
+    return await fetch_page(db, query)

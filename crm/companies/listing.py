@@ -15,6 +15,7 @@ from typing import Any
 
 from crm.errors import APIError
 from crm.http import decode_cursor, encode_cursor, parse_int_param, parse_limit, version_from_if_match
+from crm.listpages import PageQuery, page_query
 
 SORTS = ("name", "-name", "created_at", "-created_at", "updated_at", "-updated_at")
 DEFAULT_SORT = "name"
@@ -127,19 +128,14 @@ def parse_list_args(args: Mapping[str, str], *, name_keys: int, filters: Sequenc
     )
 
 
-def keyset_sql(params: ListParams, sort_keys: Mapping[str, Sequence[str]], id_column: str) -> tuple[str, str, str]:
-    """SQL fragments for a keyset page: the key columns to select (`_k0`...), the
-    condition after the cursor (or ""), and the ORDER BY list. The cursor values bind
-    as :k0, :k1, ... in the same order."""
+def keyset_after(params: ListParams, sort_keys: Mapping[str, Sequence[str]], id_column: str) -> str:
+    """The condition for rows after the cursor ("" without one); the cursor values bind
+    as :k0, :k1, ... in the order of the sort keys, then the id."""
+    if params.after is None:
+        return ""
     exprs = [*sort_keys[params.field], id_column]
-    select = ", ".join(f"{expr} AS _k{i}" for i, expr in enumerate(exprs[:-1]))
-    direction = "DESC" if params.descending else "ASC"
-    order = ", ".join(f"{expr} {direction}" for expr in exprs)
-    after = ""
-    if params.after is not None:
-        operator = "<" if params.descending else ">"
-        after = f"({', '.join(exprs)}) {operator} ({', '.join(f':k{i}' for i in range(len(exprs)))})"
-    return select, after, order
+    operator = "<" if params.descending else ">"
+    return f"({', '.join(exprs)}) {operator} ({', '.join(f':k{i}' for i in range(len(exprs)))})"
 
 
 def keyset_values(params: ListParams) -> dict[str, Any]:
@@ -148,16 +144,15 @@ def keyset_values(params: ListParams) -> dict[str, Any]:
 
 def page_sql(
     *, table: str, columns: str, org_id: int, params: ListParams, sort_keys: Mapping[str, Sequence[str]]
-) -> tuple[str, dict[str, Any]]:
+) -> PageQuery:
     """The keyset list query for `table` (aliased `c`), shared by contacts and companies: org scope,
     cursor, `q`, and the owner/company/updated_since filters that are set in `params`."""
-    key_columns, after, order = keyset_sql(params, sort_keys, "c.id")
+    after = keyset_after(params, sort_keys, "c.id")
     where = ["c.org_id = :org"]
     values: dict[str, Any] = {"org": org_id, "limit": params.limit + 1, **keyset_values(params)}
     if after:
         where.append(after)
     for condition, name, value in (
-        ("c.search_key @@ tenant_tsquery(:org, to_tsquery('simple', :tsquery))", "tsquery", params.tsquery),
         ("c.owner_id = :owner", "owner", params.owner_id),
         ("c.company_id = :company", "company", params.company_id),
         ("c.updated_at >= :updated_since", "updated_since", params.updated_since),
@@ -165,8 +160,20 @@ def page_sql(
         if value is not None:
             where.append(condition)
             values[name] = value
-    sql = f"SELECT {columns}, {key_columns} FROM {table} c WHERE {' AND '.join(where)} ORDER BY {order} LIMIT :limit"
-    return sql, values
+    text_match = None
+    if params.tsquery is not None:
+        text_match = "c.search_key @@ tenant_tsquery(:org, to_tsquery('simple', :tsquery))"
+        values["tsquery"] = params.tsquery
+    return page_query(
+        table=table,
+        alias="c",
+        columns=columns,
+        keys=[(expression, f"_k{i}") for i, expression in enumerate(sort_keys[params.field])],
+        descending=params.descending,
+        where=where,
+        text_match=text_match,
+        values=values,
+    )
 
 
 def page_of(rows: Sequence[Mapping[str, Any]], params: ListParams) -> dict[str, Any]:

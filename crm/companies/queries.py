@@ -8,6 +8,7 @@ from databases import Database
 
 from crm.companies.listing import ListParams, page_sql
 from crm.db import Row
+from crm.listpages import PageQuery, fetch_page
 
 COLUMNS = "c.id, c.name, c.domain, c.phone, c.address, c.owner_id, c.version, c.created_at, c.updated_at"
 RETURNING = "id, name, domain, phone, address, owner_id, version, created_at, updated_at"
@@ -15,14 +16,13 @@ SORT_KEYS = {"name": ["lower(c.name)"], "created_at": ["c.created_at"], "updated
 WRITABLE = ("name", "domain", "phone", "address", "owner_id")
 
 
-def companies_page_sql(*, org_id: int, params: ListParams) -> tuple[str, dict[str, Any]]:
+def companies_page_sql(*, org_id: int, params: ListParams) -> PageQuery:
     """The list query (exposed so that a test can EXPLAIN it)."""
     return page_sql(table="companies", columns=COLUMNS, org_id=org_id, params=params, sort_keys=SORT_KEYS)
 
 
 async def select_companies_page(db: Database, *, org_id: int, params: ListParams) -> list[dict[str, Any]]:
-    sql, values = companies_page_sql(org_id=org_id, params=params)
-    return [dict(row._mapping) for row in await db.fetch_all(sql, values)]
+    return await fetch_page(db, companies_page_sql(org_id=org_id, params=params))
 
 
 async def select_company(db: Database, *, org_id: int, company_id: int) -> dict[str, Any] | None:

@@ -7,6 +7,7 @@ from typing import Any
 from databases import Database
 
 from crm.companies.listing import ListParams, page_sql
+from crm.listpages import PageQuery, fetch_page
 
 COLUMNS = (
     "c.id, c.first_name, c.last_name, c.email, c.phone, c.title, c.company_id, c.owner_id,"
@@ -21,14 +22,13 @@ SORT_KEYS = {
 WRITABLE = ("first_name", "last_name", "email", "phone", "title", "company_id", "owner_id")
 
 
-def contacts_page_sql(*, org_id: int, params: ListParams) -> tuple[str, dict[str, Any]]:
+def contacts_page_sql(*, org_id: int, params: ListParams) -> PageQuery:
     """The list query (exposed so that a test can EXPLAIN it)."""
     return page_sql(table="contacts", columns=COLUMNS, org_id=org_id, params=params, sort_keys=SORT_KEYS)
 
 
 async def select_contacts_page(db: Database, *, org_id: int, params: ListParams) -> list[dict[str, Any]]:
-    sql, values = contacts_page_sql(org_id=org_id, params=params)
-    return [dict(row._mapping) for row in await db.fetch_all(sql, values)]
+    return await fetch_page(db, contacts_page_sql(org_id=org_id, params=params))
 
 
 async def select_contact(db: Database, *, org_id: int, contact_id: int) -> dict[str, Any] | None:

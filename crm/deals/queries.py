@@ -9,6 +9,7 @@ from typing import Any
 from databases import Database
 
 from crm.db import Row
+from crm.listpages import PageQuery, fetch_page, page_query
 
 DEAL_FIELDS = (
     "id",
@@ -77,7 +78,11 @@ class DealFilters:
     tsquery: str | None = None  # already built from words by the service (never raw input)
 
 
-def _filter_sql(filters: DealFilters, params: dict[str, Any]) -> str:
+TEXT_MATCH = "d.search_key @@ tenant_tsquery(:org, to_tsquery('simple', :f_tsquery))"
+
+
+def _filter_conditions(filters: DealFilters, params: dict[str, Any]) -> list[str]:
+    """The conditions of every filter but `q` (see TEXT_MATCH), binding their values into `params`."""
     clauses = []
     for column, value in (
         ("stage_id", filters.stage_id),
@@ -94,8 +99,14 @@ def _filter_sql(filters: DealFilters, params: dict[str, Any]) -> str:
     if filters.status is not None:
         clauses.append(STATUS_SQL[filters.status])
     if filters.tsquery is not None:
-        clauses.append("d.search_key @@ tenant_tsquery(:org, to_tsquery('simple', :f_tsquery))")
         params["f_tsquery"] = filters.tsquery
+    return clauses
+
+
+def _filter_sql(filters: DealFilters, params: dict[str, Any]) -> str:
+    clauses = _filter_conditions(filters, params)
+    if filters.tsquery is not None:
+        clauses.append(TEXT_MATCH)
     return "".join(f" AND {clause}" for clause in clauses)
 
 
@@ -176,19 +187,29 @@ async def select_deals_page(
     db: Database, *, org_id: int, filters: DealFilters, sort: str, after: tuple[Any, int] | None, limit: int
 ) -> list[dict[str, Any]]:
     """One keyset page (limit + 1 rows, to tell if there is more); each row carries its `sort_key`."""
+    return await fetch_page(db, deals_page_query(org_id=org_id, filters=filters, sort=sort, after=after, limit=limit))
+
+
+def deals_page_query(
+    *, org_id: int, filters: DealFilters, sort: str, after: tuple[Any, int] | None, limit: int
+) -> PageQuery:
+    """The list query (exposed so that a test can EXPLAIN it)."""
     expression, descending, _ = SORTS[sort]
     params: dict[str, Any] = {"org": org_id, "limit": limit + 1}
-    where = _filter_sql(filters, params)
+    where = ["d.org_id = :org", *_filter_conditions(filters, params)]
     if after is not None:
-        where += f" AND ({expression}, d.id) {'<' if descending else '>'} (:after_key, :after_id)"
+        where.append(f"({expression}, d.id) {'<' if descending else '>'} (:after_key, :after_id)")
         params["after_key"], params["after_id"] = after
-    direction = "DESC" if descending else "ASC"
-    rows = await db.fetch_all(
-        f"SELECT {DEAL_COLUMNS}, {expression} AS sort_key FROM deals d WHERE d.org_id = :org{where}"
-        f" ORDER BY {expression} {direction}, d.id {direction} LIMIT :limit",
-        params,
+    return page_query(
+        table="deals",
+        alias="d",
+        columns=DEAL_COLUMNS,
+        keys=[(expression, "sort_key")],
+        descending=descending,
+        where=where,
+        text_match=TEXT_MATCH if filters.tsquery is not None else None,
+        values=params,
     )
-    return [dict(row._mapping) for row in rows]
 
 
 async def select_board_deals(
