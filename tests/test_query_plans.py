@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import urlencode
 
@@ -52,6 +53,7 @@ SORTS = {
 }
 # Below this many pages a Seq Scan is the planner's right choice at this test's size, not a missing index.
 SMALL_TABLE_PAGES = 10
+NUMBERED = re.compile(r"\$(\d+)")
 GENERIC_PLAN = re.compile(r"SET LOCAL plan_cache_mode = force_generic_plan", re.IGNORECASE)
 SEARCHES = ["chen", "ada chen", "blue labs", "renewal", "a", "ada.chen1@example.com", "#12", "call about"]
 
@@ -89,8 +91,26 @@ class RecordingDatabase:
         self._record(query, values)
         return await self.inner.execute(query, values)
 
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[Any]:
+        """The task's connection, whose asyncpg connection records too (crm.db.fetch_all_numbered)."""
+        async with self.inner.connection() as connection:
+            yield SimpleNamespace(raw_connection=RecordingAsyncpg(self, connection.raw_connection))
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
+
+
+class RecordingAsyncpg:
+    """An asyncpg connection that records fetches ($1, $2 ... as :p1, :p2 ...), then runs them."""
+
+    def __init__(self, recorder: RecordingDatabase, inner: Any) -> None:
+        self.recorder = recorder
+        self.inner = inner
+
+    async def fetch(self, query: str, *args: Any) -> Any:
+        self.recorder._record(NUMBERED.sub(r":p\1", query), {f"p{i}": arg for i, arg in enumerate(args, start=1)})
+        return await self.inner.fetch(query, *args)
 
 
 @contextmanager

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from databases import Database
 
-from crm.db import Row
+from crm.db import Row, fetch_all_numbered
 
 # Full-text candidates ranked per kind: enough for any specific query; for a
 # very broad one (matching more rows) the best of the first CANDIDATES found is shown.
@@ -41,7 +41,7 @@ def _prefix_branch(table: str, alias: str, expression: str) -> str:
 
 
 def _candidates(kind: str, table: str, alias: str, prefixes: list[str]) -> str:
-    """CTEs `{kind}_prefix`, `{kind}_fts` and `{kind}_ids` (at most 3 * limit + CANDIDATES ids)."""
+    """CTEs `{kind}_prefix`, `{kind}_fts` and `{kind}_ids`: at most a page per prefix, plus CANDIDATES."""
     branches = " UNION ".join(_prefix_branch(table, alias, expression) for expression in prefixes)
     # The full-text CTE is materialized so that it is planned for all of its rows (a GIN
     # bitmap scan, where a LIMIT inside would tempt the planner into an unbounded scan
@@ -119,8 +119,8 @@ async def select_search_hits(db: Database, *, org_id: int, tsquery: str, prefix:
         # custom plan is made on every call whose values the planner thinks deserve one:
         # a generic plan, made once per connection, serves every query equally well.
         await db.execute("SET LOCAL plan_cache_mode = force_generic_plan")
-        rows = await db.fetch_all(SEARCH_SQL, search_values(org_id=org_id, tsquery=tsquery, prefix=prefix, limit=limit))
-    return [row._mapping for row in rows]
+        values = search_values(org_id=org_id, tsquery=tsquery, prefix=prefix, limit=limit)
+        return await fetch_all_numbered(db, SEARCH_SQL, values)
 
 
 def search_values(*, org_id: int, tsquery: str, prefix: str, limit: int) -> dict[str, object]:
