@@ -128,3 +128,31 @@ async def test_list_queries_use_org_first_indexes(sql: asyncpg.Connection, org: 
         1,
     )
     assert "deals_org_stage_position_key" in "\n".join(r[0] for r in board)
+
+
+async def test_a_stage_in_every_order_is_one_index_range(sql: asyncpg.Connection, org: dict[str, Any]) -> None:
+    """With deals spread over the stages, `?stage=` with each sort reads only that stage's part of an index."""
+    stages = [r["id"] for r in await sql.fetch("SELECT id FROM pipeline_stages WHERE org_id = $1", org["id"])]
+    await sql.execute(
+        "INSERT INTO deals (org_id, title, amount, stage_id, position, expected_close_date)"
+        " SELECT $1, 'Deal ' || g, g, ($2::bigint[])[1 + g % cardinality($2::bigint[])],"
+        " 'a' || lpad(g::text, 8, '0'), DATE '2030-01-01' + (g % 365) FROM generate_series(1, 6000) g",
+        org["id"],
+        stages,
+    )
+    await sql.execute("ANALYZE deals")
+    for order in [
+        "d.updated_at DESC, d.id DESC",
+        "d.created_at, d.id",
+        "d.amount DESC, d.id DESC",
+        "COALESCE(d.expected_close_date, DATE '9999-01-01'), d.id",
+        "lower(d.title), d.id",
+    ]:
+        plan = await sql.fetch(
+            f"EXPLAIN SELECT d.id FROM deals d WHERE d.org_id = $1 AND d.stage_id = $2 ORDER BY {order} LIMIT 51",
+            org["id"],
+            stages[0],
+        )
+        text = "\n".join(r[0] for r in plan)
+        assert "Sort" not in text, (order, text)
+        assert any("Index Cond" in line and "stage_id" in line for line in text.splitlines()), (order, text)
