@@ -193,7 +193,7 @@ async def select_deals_page(
 def deals_page_query(
     *, org_id: int, filters: DealFilters, sort: str, after: tuple[Any, int] | None, limit: int
 ) -> PageQuery:
-    """The list query (exposed so that a test can EXPLAIN it)."""
+    """The list page's statements: one for a plain page, the walk and its fallback for `q=`."""
     expression, descending, _ = SORTS[sort]
     params: dict[str, Any] = {"org": org_id, "limit": limit + 1}
     where = ["d.org_id = :org", *_filter_conditions(filters, params)]
