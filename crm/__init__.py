@@ -76,7 +76,6 @@ def create_app(config: Config | None = None) -> Quart:
     config = config or Config.from_env()
     logs.configure(config.log_level)
     app = Quart(__name__, template_folder="../frontend/templates", static_folder="../frontend/static")
-    app.json = OrjsonProvider(app)
     app.secret_key = config.secret_key
     app.url_map.converters["id"] = IdConverter
     app.url_map.strict_slashes = False
@@ -105,6 +104,8 @@ def create_app(config: Config | None = None) -> Quart:
         security=[{"bearer": []}],
     )
     app.make_response = _converting_models(make_plain_response)  # type: ignore[method-assign,assignment]
+    # after QuartSchema, which installs a stdlib-json provider of its own
+    app.json = OrjsonProvider(app)
     register_error_handlers(app)
 
     for feature in FEATURES:

@@ -144,3 +144,14 @@ async def test_openapi_and_docs_are_served(api: Api) -> None:
     assert "/api/v1/orgs/{org}/contacts" in spec.json["paths"]
     docs = await api.request("GET", "/docs")
     assert docs.status == 200
+
+
+async def test_json_bodies_come_from_the_orjson_provider(app: Quart, alice: User, org: dict[str, Any]) -> None:
+    """QuartSchema installs a stdlib-json provider of its own; the app's must win (it is several times faster)."""
+    from crm.jsonprovider import OrjsonProvider
+
+    assert isinstance(app.json, OrjsonProvider)
+    renamed = await alice.patch(f"/api/v1/orgs/{org['slug']}", json={"name": "Zoë Straße"})
+    assert renamed.status == 200, renamed.json
+    response = await app.test_client().get(f"/api/v1/orgs/{org['slug']}", headers=alice.auth)
+    assert "Zoë Straße".encode() in await response.get_data()  # UTF-8, where stdlib json writes \u escapes
