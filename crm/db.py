@@ -35,7 +35,7 @@ def get_db() -> Database:
     return db
 
 
-@functools.lru_cache(maxsize=64)
+@functools.lru_cache(maxsize=1024)  # list pages: sorts x filters x cursor x q
 def numbered(sql: str) -> tuple[str, tuple[str, ...]]:
     """`sql` with its :name parameters written $1, $2, ... and the names in that order."""
     names: list[str] = []
@@ -48,7 +48,7 @@ def numbered(sql: str) -> tuple[str, tuple[str, ...]]:
     return BIND.sub(number, sql), tuple(names)
 
 
-async def fetch_all_numbered(db: Database, sql: str, values: Mapping[str, Any]) -> list[Row]:
+async def fetch_all_numbered(db: Database, sql: str, values: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The rows `db.fetch_all(sql, values)` answers, for a long statement on a hot path:
     `databases` has SQLAlchemy parse and compile the text on every call, about 1 ms of
     Python for search's 80-odd parameters; this numbers the parameters once per statement

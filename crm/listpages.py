@@ -19,6 +19,8 @@ from typing import Any
 
 from databases import Database
 
+from crm.db import fetch_all_numbered
+
 # A walk reads at most this many pages' worth of rows: a filter matching one row in
 # ten or more fills a page within it.
 WALK_PAGES = 10
@@ -84,8 +86,12 @@ def page_query(
 
 
 async def fetch_page(db: Database, query: PageQuery) -> list[dict[str, Any]]:
-    """The page's rows: the walk's when it found :limit of them, else the full-text statement's."""
-    rows = await db.fetch_all(query.sql, query.values)
+    """The page's rows: the walk's when it found :limit of them, else the full-text statement's.
+
+    Through asyncpg directly (crm.db.fetch_all_numbered): `databases` would compile each
+    statement with SQLAlchemy and wrap each row in a Record whose mapping costs more per
+    row than the query; a page of 100 deals spent a fifth of its time there."""
+    rows = await fetch_all_numbered(db, query.sql, query.values)
     if query.fallback is not None and len(rows) < query.values["limit"]:
-        rows = await db.fetch_all(query.fallback, query.fallback_values)
-    return [dict(row._mapping) for row in rows]
+        rows = await fetch_all_numbered(db, query.fallback, query.fallback_values)
+    return rows

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import asyncpg
@@ -9,8 +10,10 @@ import pytest
 from databases import Database
 from quart import Quart
 
+from crm import listpages
 from crm.companies.listing import parse_list_args
 from crm.contacts.queries import select_contacts_page
+from crm.db import fetch_all_numbered as real_fetch_all_numbered
 from crm.deals import queries as deals
 from crm.listpages import WALK_PAGES
 from tests.companies.support import walk
@@ -18,15 +21,28 @@ from tests.helpers import User
 
 
 class CountingDatabase:
-    """The real Database, counting the statements a page runs."""
+    """The real Database, counting the statements a page runs (pages run them through
+    crm.db.fetch_all_numbered, which the `counting` fixture routes here)."""
 
     def __init__(self, inner: Database) -> None:
         self.inner = inner
         self.statements: list[str] = []
 
-    async def fetch_all(self, query: str, values: dict[str, Any]) -> Any:
-        self.statements.append(query)
-        return await self.inner.fetch_all(query, values)
+    def connection(self) -> Any:
+        return self.inner.connection()
+
+
+@pytest.fixture
+def counting(db: Database, monkeypatch: pytest.MonkeyPatch) -> CountingDatabase:
+    found = CountingDatabase(db)
+
+    async def fetch_all_numbered(database: Any, sql: str, values: Mapping[str, Any]) -> list[dict[str, Any]]:
+        assert database is found
+        found.statements.append(sql)
+        return await real_fetch_all_numbered(found.inner, sql, values)
+
+    monkeypatch.setattr(listpages, "fetch_all_numbered", fetch_all_numbered)
+    return found
 
 
 @pytest.fixture
@@ -70,10 +86,9 @@ async def test_rare_matches_far_along_the_order_page_completely_and_in_order(
 
 
 async def test_a_walk_that_fills_the_page_answers_alone(
-    db: Database, sql: asyncpg.Connection, org: dict[str, Any]
+    counting: Any, sql: asyncpg.Connection, org: dict[str, Any]
 ) -> None:
     await add_contacts(sql, org["id"], FILLER + ZIMMERS)
-    counting: Any = CountingDatabase(db)  # stands in for the Database
     common = parse_list_args({"q": "buyer", "limit": "5"}, name_keys=2, filters=("owner", "company"))
     rows = await select_contacts_page(counting, org_id=org["id"], params=common)
     assert [r["last_name"] for r in rows] == [f"Abbot{i:02}" for i in range(6)]
@@ -91,7 +106,7 @@ async def test_a_walk_that_fills_the_page_answers_alone(
 
 
 async def test_deals_and_their_filters_page_through_the_same_two_steps(
-    db: Database, sql: asyncpg.Connection, org: dict[str, Any]
+    counting: Any, sql: asyncpg.Connection, org: dict[str, Any]
 ) -> None:
     stage = await sql.fetchval("SELECT id FROM pipeline_stages WHERE org_id = $1 ORDER BY position LIMIT 1", org["id"])
     await sql.execute(
@@ -102,7 +117,6 @@ async def test_deals_and_their_filters_page_through_the_same_two_steps(
         org["id"],
         stage,
     )
-    counting: Any = CountingDatabase(db)  # stands in for the Database
     filters = deals.DealFilters(stage_id=stage, tsquery="zeppelin:*")
     rows = await deals.select_deals_page(counting, org_id=org["id"], filters=filters, sort="title", after=None, limit=2)
     assert [r["title"] for r in rows] == ["Zeppelin refit 41", "Zeppelin refit 42", "Zeppelin refit 43"]

@@ -19,9 +19,11 @@ exact meaning.
 
 from __future__ import annotations
 
+from typing import Any
+
 from databases import Database
 
-from crm.db import Row, fetch_all_numbered
+from crm.db import fetch_all_numbered
 
 # Full-text candidates ranked per kind: enough for any specific query; for a
 # very broad one (matching more rows) the best of the first CANDIDATES found is shown.
@@ -112,7 +114,9 @@ SELECT kind, id, title, subtitle, rank FROM hits
 """
 
 
-async def select_search_hits(db: Database, *, org_id: int, tsquery: str, prefix: str, limit: int) -> list[Row]:
+async def select_search_hits(
+    db: Database, *, org_id: int, tsquery: str, prefix: str, limit: int
+) -> list[dict[str, Any]]:
     """Ranked hits of every kind in one org; `tsquery` must come from `service.build_tsquery`."""
     async with db.transaction():
         # Planning this statement (twenty-odd scans) costs more than running it, and a
