@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
@@ -18,7 +18,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from crm.redismux import Multiplexed, Script
+from crm.redismux import Arg, Multiplexed, Script
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -74,9 +74,13 @@ class RedisHub:
         """Run `op` against Redis; on a Redis failure (or an open breaker) return `fallback`."""
         return await self._guard(lambda: op(self.client), fallback)
 
-    async def run_script(self, script: Script, keys: list[str], args: list[str | int], fallback: T) -> Any | T:
+    async def run_script(self, script: Script, keys: Sequence[str], args: Sequence[Arg], fallback: T) -> Any | T:
         """EVALSHA on the multiplexed connection, through the breaker like `guarded()`."""
         return await self._guard(lambda: self.mux.evalsha(script, keys, args), fallback)
+
+    async def run_command(self, args: Sequence[Arg], fallback: T) -> Any | T:
+        """One command on the multiplexed connection, through the breaker like `guarded()`."""
+        return await self._guard(lambda: self.mux.execute(*args), fallback)
 
     async def _guard(self, call: Callable[[], Awaitable[T]], fallback: T) -> T:
         if self.breaker.is_open:

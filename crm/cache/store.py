@@ -123,8 +123,18 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 """
 
+# A computed miss's last step: store the value and give the single-flight lock back, in one
+# round trip. KEYS: value key, lock key. ARGV: value, TTL seconds, lock owner.
+STORE_RELEASE_SCRIPT = """
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+if redis.call('GET', KEYS[2]) == ARGV[3] then redis.call('DEL', KEYS[2]) end
+return 1
+"""
+
 READ = Script(READ_SCRIPT)
 READ_MANY = Script(READ_MANY_SCRIPT)
+RELEASE = Script(RELEASE_SCRIPT)
+STORE_RELEASE = Script(STORE_RELEASE_SCRIPT)
 SINGLE_FLIGHT_LOCK_MS = 5000
 SINGLE_FLIGHT_WAIT = 1.0
 RETRY_EVERY = 0.25
@@ -210,7 +220,6 @@ class CacheStore:
         self.dirty: dict[tuple[keys.Owner, str], int] = {}
         self._retry_task: asyncio.Task[None] | None = None
         self._bump = hub.client.register_script(BUMP_SCRIPT)
-        self._release = hub.client.register_script(RELEASE_SCRIPT)
 
     # -- generations -------------------------------------------------------------------
 
@@ -320,7 +329,7 @@ class CacheStore:
 
     async def store(self, org_id: keys.Owner, kind: str, token: str, digest: str, value: bytes, ttl: int) -> None:
         key = keys.value_key(org_id, kind, token, digest)
-        await self._timed("store", lambda c: c.set(key, value, ex=ttl))
+        await self._timed_command("store", "SET", key, value, "EX", ttl)
 
     async def get_value(self, org_id: keys.Owner, kind: str, token: str, digest: str) -> bytes | None:
         key = keys.value_key(org_id, kind, token, digest)
@@ -377,7 +386,7 @@ class CacheStore:
         token = found.token
         lock, owner = keys.lock_key(org_id, kind, token, digest), secrets.token_hex(8)
         if single_flight:
-            acquired = await self._timed("lock", lambda c: c.set(lock, owner, nx=True, px=SINGLE_FLIGHT_LOCK_MS))
+            acquired = await self._timed_command("lock", "SET", lock, owner, "NX", "PX", SINGLE_FLIGHT_LOCK_MS)
             if acquired is FAILED:
                 single_flight = False
             elif not acquired:
@@ -391,11 +400,18 @@ class CacheStore:
         metrics.CACHE_LOOKUPS.labels(kind, "miss").inc()
         try:
             value = await self._compute(kind, compute)
-            if not self.is_dirty(org_id, depends):
-                await self.store(org_id, kind, token, digest, value, ttl)
-        finally:
+        except BaseException:
             if single_flight:
-                await self._timed("unlock", lambda c: self._release(keys=[lock], args=[owner], client=c))
+                await self._timed_script("unlock", RELEASE, [lock], [owner])
+            raise
+        storing = not self.is_dirty(org_id, depends)
+        if storing and single_flight:
+            key = keys.value_key(org_id, kind, token, digest)
+            await self._timed_script("store", STORE_RELEASE, [key, lock], [value, ttl, owner])
+        elif storing:
+            await self.store(org_id, kind, token, digest, value, ttl)
+        elif single_flight:
+            await self._timed_script("unlock", RELEASE, [lock], [owner])
         return value, "miss"
 
     async def _wait_for(self, org_id: keys.Owner, kind: str, token: str, digest: str, lock: str) -> bytes | None:
@@ -426,8 +442,12 @@ class CacheStore:
         return await self._measured(op, lambda: self.hub.guarded(call, FAILED))
 
     async def _timed_script(self, op: str, script: Script, script_keys: list[str], args: list[Any]) -> Any:
-        """`_timed()` for a script on the hub's multiplexed connection (the per-request reads)."""
+        """`_timed()` for a script on the hub's multiplexed connection (the per-request commands)."""
         return await self._measured(op, lambda: self.hub.run_script(script, script_keys, args, FAILED))
+
+    async def _timed_command(self, op: str, *args: Any) -> Any:
+        """`_timed()` for one command on the hub's multiplexed connection."""
+        return await self._measured(op, lambda: self.hub.run_command(args, FAILED))
 
     async def _measured(self, op: str, call: Callable[[], Awaitable[Any]]) -> Any:
         started = time.perf_counter()
