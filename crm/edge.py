@@ -12,7 +12,8 @@ and is decided there: no token or session cookie, an API key, a bad or expired t
 session Redis does not hold or whose last-seen write is due, a caller over the rate limit, an
 org it does not remember or that requires 2FA, a non-member, a role-dependent view, a miss,
 a dirty or unreachable cache. Once it has counted the request it hands the count to Quart
-(`guard.HANDOVER`), so a request it passes on is not counted twice.
+(`guard.HANDOVER`), so a request it passes on is not counted twice; a miss also hands over its
+lookups (`scope.HANDED_LOOKUPS`), which Quart's org guard uses instead of reading them again.
 """
 
 from __future__ import annotations
@@ -129,6 +130,7 @@ class Edge:
         views = [*org_scope.guard_views(org_id, user_id), (spec.kind, spec.depends, digest)]
         found = await self.app.extensions["cache"].lookup_many(org_id, views)
         if any(lookup.value is None for lookup in found):
+            scope[org_scope.HANDED_LOOKUPS] = (org_id, views, found)  # Quart's org guard takes them
             return None
         meta, role = orjson.loads(found[0].value), orjson.loads(found[1].value)
         org_ref = str(view_args["org"]).lower()

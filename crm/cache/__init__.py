@@ -129,19 +129,35 @@ class View:
     single_flight: bool = True
 
 
+LookedUp = tuple[int, list[tuple[str, tuple[str, ...], str]], list[Lookup]]
+
+
 async def cached_many(
-    org_id: int, views: list[View], *, also: tuple[str, tuple[str, ...], str] | None = None
+    org_id: int,
+    views: list[View],
+    *,
+    also: tuple[str, tuple[str, ...], str] | None = None,
+    looked_up: LookedUp | None = None,
 ) -> tuple[list[Any], Lookup | None]:
     """`cached()` for several views of one org: the lookups (generations and values) take one
     round trip together; each miss is then computed and stored as `cached()` would.
 
     `also` (kind, depends, digest) is looked up in the same round trip and answered as it was
     found (a `Lookup`), for the caller to finish later with `CacheStore.finish_lookup()`.
+
+    `looked_up` (org id, views, lookups) is a `lookup_many()` of exactly these views (and
+    `also`) made earlier in this request, before anything was computed (crm.edge's): used
+    instead of asking Redis again when it matches, else ignored.
     """
     store = get_cache()
     digests = [keys.digest(view.params) for view in views]
     wanted = [(v.kind, tuple(v.depends), d) for v, d in zip(views, digests, strict=True)]
-    found = await store.lookup_many(org_id, wanted if also is None else [*wanted, also])
+    if also is not None:
+        wanted.append(also)
+    if looked_up is not None and looked_up[0] == org_id and looked_up[1] == wanted:
+        found = list(looked_up[2])
+    else:
+        found = await store.lookup_many(org_id, wanted)
     extra = None if also is None else found.pop()
     results = []
     for view, digest, lookup in zip(views, digests, found, strict=True):

@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from quart import current_app, g, request
 
@@ -137,6 +137,12 @@ def guard_views(org_id: int, user_id: int) -> list[tuple[str, tuple[str, ...], s
     return [(view.kind, tuple(view.depends), cache_keys.digest(view.params)) for view in views]
 
 
+# The ASGI scope key under which crm.edge hands over its lookup of `guard_views()` plus the
+# route's entry, made before anything was computed, when it passes a request on to Quart
+# (a miss): the guard's own lookup below uses it instead of a second Redis round trip.
+HANDED_LOOKUPS = "tinycrm.looked_up"
+
+
 def remembered_org_id(org_ref: str) -> int | None:
     """The org id a path's `<org>` names, without asking anyone: an id, or a slug this process
     remembers (the caller checks it against the org's cached slug); else None."""
@@ -151,7 +157,10 @@ async def _meta_and_role(org_id: int, user_id: int, *, prefetch: bool = False) -
     `prefetch`, the route's own cache entry too (see crm.cache.http), left in `g.cache_prefetch`."""
     also = cache_http.prefetch_key(user_id) if prefetch else None
     (found, role), lookup = await cache.cached_many(
-        org_id, [_meta_view(org_id), _role_view(org_id, user_id)], also=also
+        org_id,
+        [_meta_view(org_id), _role_view(org_id, user_id)],
+        also=also,
+        looked_up=cast(dict[str, Any], request.scope).pop(HANDED_LOOKUPS, None) if prefetch else None,
     )
     if also is not None and lookup is not None:
         g.cache_prefetch = (org_id, also[0], also[2], lookup)

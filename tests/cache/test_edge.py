@@ -165,3 +165,36 @@ async def test_bad_tokens_bad_cookies_and_no_credentials_go_to_quart(instance: Q
     anonymous = await api.request("GET", path)
     assert anonymous.status == 401
     assert quart_handled(instance) == before + 3
+
+
+async def test_a_miss_passed_on_reuses_the_edges_lookups(instance: Quart, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The edge looked up the org, the role and the entry before handing a miss to Quart; the
+    org guard takes that lookup instead of a second round trip, and the answer is the same."""
+    alice = await Api(instance).signup("alice@example.com", "Alice")
+    org, path = await contact_path(alice)
+    list_path = f"/api/v1/orgs/{org['slug']}/contacts"
+    await alice.get(path)  # the org and the role are cached now, the list is not
+    store = instance.extensions["cache"]
+    lookups: list[list[str]] = []
+    lookup_many = store.lookup_many
+
+    async def counted(org_id: Any, views: Any) -> Any:
+        lookups.append([kind for kind, _depends, _digest in views])
+        return await lookup_many(org_id, views)
+
+    monkeypatch.setattr(store, "lookup_many", counted)
+    miss = await alice.get(list_path)
+    assert miss.status == 200 and miss.headers["X-Cache"] == "miss"
+    assert [item["first_name"] for item in miss.json["items"]] == ["Ada"]
+    assert lookups == [["org:meta", "members:role", "contacts:list"]], "one lookup, the edge's"
+    hit = await alice.get(list_path)
+    assert hit.headers["X-Cache"] == "hit" and hit.json == miss.json
+
+    # a write between two reads is seen: the handed lookup is this request's, never an older one
+    created = await alice.post(list_path, json={"first_name": "Bea", "last_name": "M"})
+    assert created.status == 201
+    lookups.clear()
+    fresh = await alice.get(list_path)
+    assert fresh.headers["X-Cache"] == "miss"
+    assert sorted(item["first_name"] for item in fresh.json["items"]) == ["Ada", "Bea"]
+    assert len(lookups) == 1
