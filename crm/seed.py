@@ -283,6 +283,7 @@ async def recompute_rollups(conn: asyncpg.Connection, org_id: int) -> None:
         org_id,
     )
     await conn.execute("SELECT recompute_deal_month_totals($1)", org_id)  # migrations/0008_dashboard.sql
+    await conn.execute("SELECT recompute_activity_due_days($1)", org_id)  # migrations/0015_activity_due_days.sql
     await conn.execute(
         "UPDATE org_counters SET contacts = (SELECT count(*) FROM contacts WHERE org_id = $1),"
         " companies = (SELECT count(*) FROM companies WHERE org_id = $1) WHERE org_id = $1",

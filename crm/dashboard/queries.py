@@ -1,17 +1,20 @@
-"""SQL for the dashboard: rollup tables and partial indexes only, never a scan of an org's deals.
+"""SQL for the dashboard: rollup tables, never a scan of an org's deals or activities.
 
-Every statement filters by org_id and reads either a trigger-kept rollup
-(org_counters, deal_stage_totals, deal_month_totals) or a partial index
-(activities_org_due_idx), so its cost does not grow with the number of deals.
+Every statement filters by org_id and reads trigger-kept rollups (org_counters,
+deal_stage_totals, deal_month_totals, activity_due_days), plus the partial index
+activities_org_due_idx for today's activities due before now, so its cost does not grow
+with the number of deals or of activities (only with the days that ever had one due).
+Statements go to asyncpg directly (crm.db.fetch_all_numbered): a miss is three of them.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
 from databases import Database
 
-from crm.db import Row
+from crm.db import Row, fetch_all_numbered
 
 SELECT_HEADLINE = """
 SELECT o.currency,
@@ -23,11 +26,13 @@ SELECT o.currency,
        coalesce(lost.value, 0) AS lost_value_this_month,
        coalesce(closing.count, 0) AS closing_this_month,
        coalesce(closing.value, 0) AS closing_value_this_month,
-       (SELECT count(*) FROM activities a
-         WHERE a.org_id = :org AND NOT a.done AND a.due_at >= :day_start AND a.due_at < :day_end)
+       coalesce((SELECT dd.open_count FROM activity_due_days dd WHERE dd.org_id = :org AND dd.day = :today), 0)
            AS activities_due_today,
-       (SELECT count(*) FROM activities a
-         WHERE a.org_id = :org AND NOT a.done AND a.due_at < :now) AS activities_overdue
+       (SELECT coalesce(sum(dd.open_count), 0)::bigint FROM activity_due_days dd
+         WHERE dd.org_id = :org AND dd.day < :today)
+       + (SELECT count(*) FROM activities a
+           WHERE a.org_id = :org AND NOT a.done AND a.due_at >= :day_start AND a.due_at < :now)
+           AS activities_overdue
   FROM orgs o
   JOIN org_counters c ON c.org_id = o.id
   LEFT JOIN deal_month_totals won ON won.org_id = o.id AND won.kind = 'won' AND won.month = :month
@@ -53,24 +58,22 @@ SELECT m.month, m.count, m.value
 """
 
 
-async def select_headline(
-    db: Database, *, org_id: int, month: date, day_start: datetime, day_end: datetime, now: datetime
-) -> Row | None:
-    row = await db.fetch_one(
+async def select_headline(db: Database, *, org_id: int, month: date, day_start: datetime, now: datetime) -> Row | None:
+    """`day_start` is the UTC midnight that starts `now`'s day."""
+    rows = await fetch_all_numbered(
+        db,
         SELECT_HEADLINE,
-        {"org": org_id, "month": month, "day_start": day_start, "day_end": day_end, "now": now},
+        {"org": org_id, "month": month, "today": day_start.date(), "day_start": day_start, "now": now},
     )
-    return row._mapping if row else None
+    return rows[0] if rows else None
 
 
-async def select_pipeline_totals(db: Database, *, org_id: int) -> list[Row]:
-    rows = await db.fetch_all(SELECT_PIPELINE, {"org": org_id})
-    return [row._mapping for row in rows]
+async def select_pipeline_totals(db: Database, *, org_id: int) -> list[dict[str, Any]]:
+    return await fetch_all_numbered(db, SELECT_PIPELINE, {"org": org_id})
 
 
-async def select_won_by_month(db: Database, *, org_id: int, first: date, last: date) -> list[Row]:
-    rows = await db.fetch_all(SELECT_WON_BY_MONTH, {"org": org_id, "first": first, "last": last})
-    return [row._mapping for row in rows]
+async def select_won_by_month(db: Database, *, org_id: int, first: date, last: date) -> list[dict[str, Any]]:
+    return await fetch_all_numbered(db, SELECT_WON_BY_MONTH, {"org": org_id, "first": first, "last": last})
 
 
 async def select_org_currency(db: Database, *, org_id: int) -> str | None:

@@ -9,7 +9,7 @@ due_at is before `now` (so an activity due earlier today is both due today and o
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 from databases import Database
@@ -37,7 +37,6 @@ async def dashboard_stats(db: Database, *, org: OrgScope, now: datetime | None =
         org_id=org.id,
         month=month_start(now),
         day_start=day_start,
-        day_end=day_start + timedelta(days=1),
         now=now,
     )
     if headline is None:  # the scope guard found the org a moment ago; it was deleted since
