@@ -76,11 +76,20 @@ def page_query(
     # The org-scoped key already confines the full-text match to the org; beside it the
     # org condition is written `org_id + 0` so that it is checked on each match, not
     # through a BitmapAnd with the org's whole btree range (every row id of the org).
-    scoped = [f"{alias}.org_id + 0 = :org" if c == f"{alias}.org_id = :org" else c for c in where]
+    # The matches carry only their id and sort keys (every match is sorted, only a page is
+    # answered); the page's rows are then read by primary key. Carrying every column through
+    # the sort took a third of the statement at 4.5k matches.
+    org_condition = f"{alias}.org_id = :org"
+    assert org_condition in where, "a page is always scoped to its org"
+    scoped = [f"{alias}.org_id + 0 = :org" if c == org_condition else c for c in where]
+    page_order = ", ".join(f"p.{name} {direction}" for _, name in keys) + f", p.id {direction}"
     fallback = (
-        f"WITH matches AS MATERIALIZED (SELECT {columns}{key_columns} FROM {table} {alias}"
-        f" WHERE {' AND '.join(scoped)} AND {text_match})"
-        f" SELECT * FROM matches ORDER BY {output_order} LIMIT :limit"
+        f"WITH matches AS MATERIALIZED (SELECT {alias}.id{key_columns} FROM {table} {alias}"
+        f" WHERE {' AND '.join(scoped)} AND {text_match}),"
+        f" page AS (SELECT * FROM matches ORDER BY {output_order} LIMIT :limit)"
+        f" SELECT {columns}{''.join(f', p.{name}' for _, name in keys)}"
+        f" FROM page p JOIN {table} {alias} ON {org_condition} AND {alias}.id = p.id"
+        f" ORDER BY {page_order}"
     )
     return PageQuery(walk, {**values, "walk": WALK_PAGES * values["limit"]}, fallback, values)
 
