@@ -80,7 +80,8 @@ def page_query(
     # answered); the page's rows are then read by primary key. Carrying every column through
     # the sort took a third of the statement at 4.5k matches.
     org_condition = f"{alias}.org_id = :org"
-    assert org_condition in where, "a page is always scoped to its org"
+    if org_condition not in where:
+        raise ValueError(f"a page query must be scoped by {org_condition!r}")
     scoped = [f"{alias}.org_id + 0 = :org" if c == org_condition else c for c in where]
     page_order = ", ".join(f"p.{name} {direction}" for _, name in keys) + f", p.id {direction}"
     fallback = (

@@ -15,29 +15,54 @@ CREATE TABLE activity_due_days (
     PRIMARY KEY (org_id, day)
 );
 
+-- Statement-level triggers: a statement's changes are summed per (org, day) and applied
+-- in (org_id, day) order, so two transactions lock the rollup's rows in the same order and
+-- cannot deadlock on them (row triggers locked them in whatever order rows came, and
+-- deleting a contact deletes its activities in one statement), and a bulk or cascading
+-- delete writes each day once. The orgs join skips an org deleted in this transaction
+-- (its activities go by cascade; its rollup rows already went the same way).
 CREATE FUNCTION activities_due_rollup() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF TG_OP = 'UPDATE'
-       AND OLD.org_id = NEW.org_id
-       AND OLD.done = NEW.done
-       AND OLD.due_at IS NOT DISTINCT FROM NEW.due_at THEN
-        RETURN NULL;
-    END IF;
-    IF TG_OP IN ('UPDATE', 'DELETE') AND NOT OLD.done AND OLD.due_at IS NOT NULL THEN
-        UPDATE activity_due_days SET open_count = open_count - 1
-         WHERE org_id = OLD.org_id AND day = (OLD.due_at AT TIME ZONE 'UTC')::date;
-    END IF;
-    IF TG_OP IN ('INSERT', 'UPDATE') AND NOT NEW.done AND NEW.due_at IS NOT NULL THEN
-        INSERT INTO activity_due_days (org_id, day, open_count)
-        VALUES (NEW.org_id, (NEW.due_at AT TIME ZONE 'UTC')::date, 1)
-        ON CONFLICT (org_id, day) DO UPDATE SET open_count = activity_due_days.open_count + 1;
+    IF TG_OP = 'INSERT' THEN
+        INSERT INTO activity_due_days AS t (org_id, day, open_count)
+        SELECT c.org_id, c.day, c.delta FROM (
+            SELECT org_id, (due_at AT TIME ZONE 'UTC')::date AS day, count(*) AS delta
+              FROM new_rows WHERE NOT done AND due_at IS NOT NULL GROUP BY 1, 2) c
+          JOIN orgs o ON o.id = c.org_id
+         ORDER BY c.org_id, c.day
+        ON CONFLICT (org_id, day) DO UPDATE SET open_count = t.open_count + EXCLUDED.open_count;
+    ELSIF TG_OP = 'DELETE' THEN
+        INSERT INTO activity_due_days AS t (org_id, day, open_count)
+        SELECT c.org_id, c.day, c.delta FROM (
+            SELECT org_id, (due_at AT TIME ZONE 'UTC')::date AS day, -count(*) AS delta
+              FROM old_rows WHERE NOT done AND due_at IS NOT NULL GROUP BY 1, 2) c
+          JOIN orgs o ON o.id = c.org_id
+         ORDER BY c.org_id, c.day
+        ON CONFLICT (org_id, day) DO UPDATE SET open_count = t.open_count + EXCLUDED.open_count;
+    ELSE
+        INSERT INTO activity_due_days AS t (org_id, day, open_count)
+        SELECT c.org_id, c.day, c.delta FROM (
+            SELECT org_id, day, sum(delta)::bigint AS delta FROM (
+                SELECT org_id, (due_at AT TIME ZONE 'UTC')::date AS day, -1 AS delta
+                  FROM old_rows WHERE NOT done AND due_at IS NOT NULL
+                UNION ALL
+                SELECT org_id, (due_at AT TIME ZONE 'UTC')::date, 1
+                  FROM new_rows WHERE NOT done AND due_at IS NOT NULL
+            ) moves GROUP BY 1, 2 HAVING sum(delta) <> 0) c
+          JOIN orgs o ON o.id = c.org_id
+         ORDER BY c.org_id, c.day
+        ON CONFLICT (org_id, day) DO UPDATE SET open_count = t.open_count + EXCLUDED.open_count;
     END IF;
     RETURN NULL;
 END $$;
 
-CREATE TRIGGER activities_due_rollup
-    AFTER INSERT OR DELETE OR UPDATE OF org_id, done, due_at ON activities
-    FOR EACH ROW EXECUTE FUNCTION activities_due_rollup();
+-- (a trigger with transition tables takes one event and no column list)
+CREATE TRIGGER activities_due_rollup_insert AFTER INSERT ON activities
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION activities_due_rollup();
+CREATE TRIGGER activities_due_rollup_update AFTER UPDATE ON activities
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION activities_due_rollup();
+CREATE TRIGGER activities_due_rollup_delete AFTER DELETE ON activities
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION activities_due_rollup();
 
 -- Rebuild one org's rollup from its activities (bulk loaders that skip row triggers call this).
 CREATE FUNCTION recompute_activity_due_days(org bigint) RETURNS void LANGUAGE sql AS $$

@@ -407,7 +407,9 @@ class CacheStore:
         storing = not self.is_dirty(org_id, depends)
         if storing and single_flight:
             key = keys.value_key(org_id, kind, token, digest)
-            await self._timed_script("store", STORE_RELEASE, [key, lock], [value, ttl, owner])
+            stored = await self._timed_script("store", STORE_RELEASE, [key, lock], [value, ttl, owner])
+            if stored is FAILED:  # e.g. refused for memory: a release alone may still go through
+                await self._timed_script("unlock", RELEASE, [lock], [owner])
         elif storing:
             await self.store(org_id, kind, token, digest, value, ttl)
         elif single_flight:

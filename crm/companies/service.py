@@ -16,6 +16,7 @@ from databases import Database
 from crm.companies import events, queries
 from crm.companies.listing import ListParams, page_of
 from crm.contacts import events as contact_events
+from crm.deals.common import retry_on_deadlock
 from crm.errors import APIError
 from crm.tenancy.scope import OrgScope
 from crm.uow import write_transaction
@@ -106,6 +107,7 @@ async def update_company(
     return company
 
 
+@retry_on_deadlock
 async def delete_company(db: Database, *, org: OrgScope, company_id: int) -> None:
     """Delete a company unless deals reference it (409 `has_deals`).
 

@@ -9,6 +9,7 @@ from databases import Database
 from crm.companies.listing import ListParams, page_of
 from crm.companies.service import check_references, deals_block_delete, has_deals, references_checked
 from crm.contacts import events, queries
+from crm.deals.common import retry_on_deadlock
 from crm.errors import APIError
 from crm.tenancy.scope import OrgScope
 from crm.uow import write_transaction
@@ -66,6 +67,7 @@ async def update_contact(
     return contact
 
 
+@retry_on_deadlock
 async def delete_contact(db: Database, *, org: OrgScope, contact_id: int) -> None:
     """Delete a contact unless deals reference it (409 `has_deals`); its activities go with it."""
     async with deals_block_delete("contact"), write_transaction(db) as tx:
