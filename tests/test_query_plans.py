@@ -112,6 +112,13 @@ class RecordingAsyncpg:
         self.recorder._record(NUMBERED.sub(r":p\1", query), {f"p{i}": arg for i, arg in enumerate(args, start=1)})
         return await self.inner.fetch(query, *args)
 
+    async def execute(self, query: str, *args: Any) -> Any:
+        self.recorder._record(NUMBERED.sub(r":p\1", query), {f"p{i}": arg for i, arg in enumerate(args, start=1)})
+        return await self.inner.execute(query, *args)
+
+    def transaction(self) -> Any:
+        return self.inner.transaction()
+
 
 @contextmanager
 def recording(app: Quart) -> Iterator[RecordingDatabase]:

@@ -23,7 +23,7 @@ from typing import Any
 
 from databases import Database
 
-from crm.db import fetch_all_numbered
+from crm.db import numbered
 
 # Full-text candidates ranked per kind: enough for any specific query; for a
 # very broad one (matching more rows) the best of the first CANDIDATES found is shown.
@@ -118,13 +118,19 @@ async def select_search_hits(
     db: Database, *, org_id: int, tsquery: str, prefix: str, limit: int
 ) -> list[dict[str, Any]]:
     """Ranked hits of every kind in one org; `tsquery` must come from `service.build_tsquery`."""
-    async with db.transaction():
-        # Planning this statement (twenty-odd scans) costs more than running it, and a
-        # custom plan is made on every call whose values the planner thinks deserve one:
-        # a generic plan, made once per connection, serves every query equally well.
-        await db.execute("SET LOCAL plan_cache_mode = force_generic_plan")
-        values = search_values(org_id=org_id, tsquery=tsquery, prefix=prefix, limit=limit)
-        return await fetch_all_numbered(db, SEARCH_SQL, values)
+    # Planning this statement (twenty-odd scans) costs more than running it, and a custom
+    # plan is made on every call whose values the planner thinks deserve one: a generic
+    # plan, made once per connection, serves every query equally well. SET LOCAL needs a
+    # transaction; asyncpg's own (nested as a savepoint inside a `databases` one) costs a
+    # third of what `databases`' transaction did in Python, a tenth of a search miss.
+    text, names = numbered(SEARCH_SQL)
+    values = search_values(org_id=org_id, tsquery=tsquery, prefix=prefix, limit=limit)
+    async with db.connection() as connection:
+        raw = connection.raw_connection
+        async with raw.transaction():
+            await raw.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+            rows = await raw.fetch(text, *(values[name] for name in names))
+    return [dict(row) for row in rows]
 
 
 def search_values(*, org_id: int, tsquery: str, prefix: str, limit: int) -> dict[str, object]:
