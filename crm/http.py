@@ -6,11 +6,13 @@ import base64
 import functools
 import ipaddress
 import secrets
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 import orjson
+from pydantic import BaseModel
 from quart import current_app, request
+from quart_schema import document_response
 
 from crm.errors import APIError
 
@@ -123,3 +125,23 @@ def version_from_if_match(raw: str | None) -> int | None:
     if not version.isdigit() or not 0 < int(version) < 2**31:
         raise APIError(422, "validation_error", fields={"If-Match": "must be a record version or its ETag"})
     return int(version)
+
+
+DOCUMENTED_RESPONSE = "_tinycrm_documented_response"
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def documented_response(model: type[BaseModel]) -> Callable[[F], F]:
+    """`validate_response(model)` for the docs only: the 200 body is documented in OpenAPI
+    but not run through pydantic on every request.
+
+    For the hot list routes, whose items come straight from their own SQL: validating and
+    re-serialising a page of 100 rows cost more than a record GET's whole handler. Their
+    bodies are still checked against `model`, field for field, by
+    tests/test_documented_responses.py, which finds every route marked here."""
+
+    def decorator(func: F) -> F:
+        setattr(func, DOCUMENTED_RESPONSE, model)
+        return document_response(model)(func)
+
+    return decorator

@@ -15,7 +15,7 @@ from crm.auth.guard import login_required
 from crm.db import get_db
 from crm.deals.common import parse_choice, parse_datetime_param, parse_if_match, prefix_tsquery, required_version
 from crm.errors import APIError
-from crm.http import parse_int_param, parse_limit
+from crm.http import documented_response, parse_int_param, parse_limit
 from crm.tenancy.scope import OrgScope
 
 blueprint = Blueprint("activities", __name__, url_prefix="/api/v1")
@@ -26,7 +26,7 @@ DEFAULT_SORT = "due_at"
 @blueprint.get("/orgs/<org>/activities")
 @login_required
 @cache.cached_response("activities:list", depends=("activities",), ttl=cache.TTL_LIST)
-@validate_response(ActivityList)
+@documented_response(ActivityList)
 async def list_activities(org: OrgScope) -> dict[str, Any]:
     args = request.args
     sort = args.get("sort") or DEFAULT_SORT

@@ -13,6 +13,7 @@ from crm.companies import service
 from crm.companies.listing import parse_list_args, version_from
 from crm.companies.schemas import CompanyCreate, CompanyOut, CompanyPage, CompanyUpdate
 from crm.db import get_db
+from crm.http import documented_response
 from crm.tenancy.scope import OrgScope
 
 blueprint = Blueprint("companies", __name__, url_prefix="/api/v1")
@@ -21,7 +22,7 @@ blueprint = Blueprint("companies", __name__, url_prefix="/api/v1")
 @blueprint.get("/orgs/<org>/companies")
 @login_required
 @cache.cached_response("companies:list", depends=("companies",), ttl=cache.TTL_LIST)
-@validate_response(CompanyPage)
+@documented_response(CompanyPage)
 async def list_companies(org: OrgScope) -> dict[str, Any]:
     params = parse_list_args(request.args, name_keys=1, filters=("owner",))
     return await service.list_companies(get_db(), org=org, params=params)

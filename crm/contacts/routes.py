@@ -13,6 +13,7 @@ from crm.companies.listing import parse_list_args, version_from
 from crm.contacts import service
 from crm.contacts.schemas import ContactCreate, ContactOut, ContactPage, ContactUpdate
 from crm.db import get_db
+from crm.http import documented_response
 from crm.tenancy.scope import OrgScope
 
 blueprint = Blueprint("contacts", __name__, url_prefix="/api/v1")
@@ -21,7 +22,7 @@ blueprint = Blueprint("contacts", __name__, url_prefix="/api/v1")
 @blueprint.get("/orgs/<org>/contacts")
 @login_required
 @cache.cached_response("contacts:list", depends=("contacts",), ttl=cache.TTL_LIST)
-@validate_response(ContactPage)
+@documented_response(ContactPage)
 async def list_contacts(org: OrgScope) -> dict[str, Any]:
     params = parse_list_args(request.args, name_keys=2, filters=("owner", "company"))
     return await service.list_contacts(get_db(), org=org, params=params)

@@ -26,7 +26,7 @@ from crm.deals.schemas import (
     UpdateStage,
 )
 from crm.errors import APIError
-from crm.http import parse_int_param, parse_limit
+from crm.http import documented_response, parse_int_param, parse_limit
 from crm.tenancy.scope import OrgScope
 
 blueprint = Blueprint("deals", __name__, url_prefix="/api/v1")
@@ -78,7 +78,7 @@ async def delete_stage(org: OrgScope, stage_id: int) -> tuple[str, int]:
 @blueprint.get("/orgs/<org>/deals")
 @login_required
 @cache.cached_response("deals:list", depends=("deals",), ttl=cache.TTL_LIST)
-@validate_response(DealList)
+@documented_response(DealList)
 async def list_deals(org: OrgScope) -> dict[str, Any]:
     args = request.args
     sort = args.get("sort") or DEFAULT_SORT

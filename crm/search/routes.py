@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from quart import Blueprint, request
-from quart_schema import validate_response
 
 from crm import cache
 from crm.auth.guard import login_required
 from crm.db import get_db
-from crm.http import parse_limit
+from crm.http import documented_response, parse_limit
 from crm.ratelimit import rate_limit
 from crm.search import service
 from crm.search.schemas import SearchOut
@@ -25,7 +24,7 @@ DEFAULT_LIMIT = 20
 @login_required
 @rate_limit("search")
 @cache.cached_response("search", depends=("search", "stages"), ttl=cache.TTL_LIST)
-@validate_response(SearchOut)
+@documented_response(SearchOut)
 async def search(org: OrgScope) -> dict[str, Any]:
     raw_limit = request.args.get("limit")
     limit = parse_limit(raw_limit) if raw_limit else DEFAULT_LIMIT
