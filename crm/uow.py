@@ -14,6 +14,7 @@ before its bumps land, the outbox relay applies them (crm/cache/invalidations.py
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 from collections.abc import AsyncIterator
@@ -36,6 +37,7 @@ class WriteTransaction:
         self.events: list[dict[str, Any]] = []
         self.invalidations: dict[cache.Owner, set[str]] = {}
         self.recorded: dict[cache.Owner, int] = {}  # owner -> its cache_invalidations row
+        self.fenced: set[cache.Owner] = set()  # owners whose fence landed before the commit
 
     async def event(
         self,
@@ -59,14 +61,26 @@ class WriteTransaction:
         self.invalidations.setdefault(cache.UserScope(user_id), set()).update(domains)
 
     async def before_commit(self) -> None:
-        """Record the invalidations in the transaction (call last inside it)."""
+        """Record the invalidations in the transaction, then fence their domains in Redis
+        (call last inside it): from the fence to the bump, reads of those views bypass the
+        cache, so none that starts after the commit is answered from an older entry."""
         if self.invalidations:
             self.recorded = await invalidations.record(self.db, self.invalidations)
+            owners = list(self.invalidations)
+            landed = await asyncio.gather(*(cache.fence(self.hub, o, *self.invalidations[o]) for o in owners))
+            self.fenced = {owner for owner, ok in zip(owners, landed, strict=True) if ok}
+
+    async def rolled_back(self) -> None:
+        """The transaction did not commit: give the fences back (no bump: nothing changed)."""
+        for owner in self.fenced:
+            await cache.unfence(self.hub, owner, *self.invalidations[owner])
+        self.fenced = set()
 
     async def after_commit(self) -> None:
         landed = []
         for owner, domains in self.invalidations.items():
-            if await cache.bump(self.hub, owner, *sorted(domains)) and owner in self.recorded:
+            bumped = await cache.bump(self.hub, owner, *sorted(domains), fenced=owner in self.fenced)
+            if bumped and owner in self.recorded:
                 landed.append(self.recorded[owner])
         if landed and has_app_context() and (acks := current_app.extensions.get("cache_acks")) is not None:
             acks.add(landed)  # a deferred bump keeps its row: the relay applies it if this process dies
@@ -83,9 +97,13 @@ CRASH_AFTER_COMMIT = os.environ.get("TINYCRM_TEST_CRASH_AFTER_COMMIT") == "1"
 async def write_transaction(db: Database | None = None) -> AsyncIterator[WriteTransaction]:
     db = db or current_app.extensions["db"]
     tx = WriteTransaction(db, current_app.extensions["redis"])
-    async with db.transaction():
-        yield tx
-        await tx.before_commit()
+    try:
+        async with db.transaction():
+            yield tx
+            await tx.before_commit()
+    except BaseException:
+        await asyncio.shield(tx.rolled_back())  # a COMMIT that failed too
+        raise
     if CRASH_AFTER_COMMIT and tx.invalidations:
         os.kill(os.getpid(), signal.SIGKILL)
     await tx.after_commit()

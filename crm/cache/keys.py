@@ -41,6 +41,11 @@ def generation_key(owner: Owner, domain: str) -> str:
     return f"{scope(owner)}:gen:{domain}"
 
 
+def fence_key(owner: Owner, domain: str) -> str:
+    """The count of write transactions of this domain between their fence and their bump."""
+    return f"{scope(owner)}:fence:{domain}"
+
+
 def value_prefix(owner: Owner, kind: str) -> str:
     """Everything before `<generation>:<hash>`; the read script appends the rest."""
     return f"{scope(owner)}:{kind}:"
@@ -82,3 +87,14 @@ def digest(params: Mapping[str, Any], defaults: Mapping[str, Any] | None = None)
 
 def domains_key_list(owner: Owner, depends: Iterable[str]) -> list[str]:
     return [generation_key(owner, domain) for domain in sorted(set(depends))]
+
+
+def fence_key_list(owner: Owner, depends: Iterable[str]) -> list[str]:
+    """`domains_key_list()`'s fences, in the same order."""
+    return [fence_key(owner, domain) for domain in sorted(set(depends))]
+
+
+def fence_of(generation: str) -> str:
+    """The fence key beside a generation key."""
+    owner_scope, _, domain = generation.rpartition(":gen:")
+    return f"{owner_scope}:fence:{domain}"

@@ -41,14 +41,20 @@ from crm.redismux import Multiplexed, Script
 
 log = logging.getLogger(__name__)
 
-# KEYS: epoch key, generation keys. ARGV: value prefix, digest.
-# Returns {epoch or false, generation token, value or false}.
+# KEYS: epoch key, the n generation keys, their n fence keys. ARGV: value prefix, digest.
+# Returns {epoch or false, generation token, value or false}; the token is false (bypass:
+# compute, do not store) while a write of one of these domains is between fence and bump.
 READ_SCRIPT = """
 local epoch = redis.call('GET', KEYS[1])
 if not epoch then return {false, false, false} end
+local n = (#KEYS - 1) / 2
+for i = 2 + n, #KEYS do
+  local fence = redis.call('GET', KEYS[i])
+  if fence and tonumber(fence) > 0 then return {epoch, false, false} end
+end
 local now = false
 local parts = {epoch}
-for i = 2, #KEYS do
+for i = 2, 1 + n do
   local g = redis.call('GET', KEYS[i])
   if not g then
     if not now then
@@ -65,17 +71,21 @@ local value = redis.call('GET', ARGV[1] .. token .. ':' .. ARGV[2])
 return {epoch, token, value or false}
 """
 
-# READ_SCRIPT for several views of one org at once. KEYS: epoch key, the generation keys of
-# every view (each once). ARGV: the number of views, then per view: value prefix, digest, the
-# number of its generations and their positions in KEYS (2-based, in the view's sorted order).
+# READ_SCRIPT for several views of one org at once. KEYS: epoch key, the m generation keys
+# of every view (each once), then their m fence keys in the same order. ARGV: the number of
+# views, then per view: value prefix, digest, the number of its generations and their
+# positions in KEYS (2-based, in the view's sorted order).
 # Returns {epoch or false, token 1, value 1 or false, token 2, value 2 or false, ...}; each
-# token is exactly the one READ_SCRIPT makes for that view, so both read the same entries.
+# token is exactly the one READ_SCRIPT makes for that view, so both read the same entries,
+# and false where READ_SCRIPT's would be (a fenced domain).
 READ_MANY_SCRIPT = """
 local epoch = redis.call('GET', KEYS[1])
 if not epoch then return {false} end
+local m = (#KEYS - 1) / 2
 local now = false
 local gens = {}
-for i = 2, #KEYS do
+local fenced = {}
+for i = 2, 1 + m do
   local g = redis.call('GET', KEYS[i])
   if not g then
     if not now then
@@ -86,25 +96,40 @@ for i = 2, #KEYS do
     g = now
   end
   gens[i] = g
+  local fence = redis.call('GET', KEYS[i + m])
+  fenced[i] = fence and tonumber(fence) > 0
 end
 local out = {epoch}
 local a = 2
 for _ = 1, tonumber(ARGV[1]) do
   local prefix, digest, n = ARGV[a], ARGV[a + 1], tonumber(ARGV[a + 2])
   local parts = {epoch}
-  for j = 1, n do parts[#parts + 1] = gens[tonumber(ARGV[a + 2 + j])] end
+  local bypass = false
+  for j = 1, n do
+    local at = tonumber(ARGV[a + 2 + j])
+    parts[#parts + 1] = gens[at]
+    if fenced[at] then bypass = true end
+  end
   a = a + 3 + n
-  local token = table.concat(parts, '.')
-  out[#out + 1] = token
-  out[#out + 1] = redis.call('GET', prefix .. token .. ':' .. digest) or false
+  if bypass then
+    out[#out + 1] = false
+    out[#out + 1] = false
+  else
+    local token = table.concat(parts, '.')
+    out[#out + 1] = token
+    out[#out + 1] = redis.call('GET', prefix .. token .. ':' .. digest) or false
+  end
 end
 return out
 """
 
-# KEYS: generation keys. A missing counter restarts at the clock, never at 1.
+# KEYS: the n generation keys, then (when the writer fenced them) their fence keys.
+# ARGV: n. A missing counter restarts at the clock, never at 1. Each fence given loses the
+# writer's one count (and goes when none is left).
 BUMP_SCRIPT = """
+local n = tonumber(ARGV[1])
 local now = false
-for i = 1, #KEYS do
+for i = 1, n do
   if redis.call('EXISTS', KEYS[i]) == 1 then
     redis.call('INCR', KEYS[i])
   else
@@ -114,6 +139,27 @@ for i = 1, #KEYS do
     end
     redis.call('SET', KEYS[i], now)
   end
+end
+for i = n + 1, #KEYS do
+  if redis.call('DECR', KEYS[i]) <= 0 then redis.call('DEL', KEYS[i]) end
+end
+return n
+"""
+
+# A write transaction's fence, set just before its commit: KEYS: fence keys. ARGV: expiry in
+# ms (a writer that dies before its bump leaves readers bypassing until then, never stale).
+FENCE_SCRIPT = """
+for i = 1, #KEYS do
+  redis.call('INCR', KEYS[i])
+  redis.call('PEXPIRE', KEYS[i], ARGV[1])
+end
+return #KEYS
+"""
+
+# A fence given back without a bump (the transaction rolled back). KEYS: fence keys.
+UNFENCE_SCRIPT = """
+for i = 1, #KEYS do
+  if redis.call('DECR', KEYS[i]) <= 0 then redis.call('DEL', KEYS[i]) end
 end
 return #KEYS
 """
@@ -133,7 +179,11 @@ return 1
 
 READ = Script(READ_SCRIPT)
 READ_MANY = Script(READ_MANY_SCRIPT)
+BUMP = Script(BUMP_SCRIPT)
 RELEASE = Script(RELEASE_SCRIPT)
+FENCE = Script(FENCE_SCRIPT)
+UNFENCE = Script(UNFENCE_SCRIPT)
+FENCE_MS = 10_000  # far beyond a commit; bounds how long a dead writer's fence makes reads bypass
 STORE_RELEASE = Script(STORE_RELEASE_SCRIPT)
 SINGLE_FLIGHT_LOCK_MS = 5000
 SINGLE_FLIGHT_WAIT = 1.0
@@ -219,20 +269,24 @@ class CacheStore:
         self.hub = hub
         self.dirty: dict[tuple[keys.Owner, str], int] = {}
         self._retry_task: asyncio.Task[None] | None = None
-        self._bump = hub.client.register_script(BUMP_SCRIPT)
 
     # -- generations -------------------------------------------------------------------
 
-    async def bump(self, org_id: keys.Owner, domains: Iterable[str], *, defer: bool = True) -> bool:
+    async def bump(
+        self, org_id: keys.Owner, domains: Iterable[str], *, defer: bool = True, fenced: bool = False
+    ) -> bool:
         """INCR the generations after commit; on failure defer them (dirty) and retry.
 
+        `fenced`: the writer's `fence()` of these domains landed; the bump gives it back.
         `defer=False` (the invalidation sweeper, which retries from PostgreSQL) only reports failure.
         """
         names = sorted(set(domains))
         if not names:
             return True
-        ok = await self._timed("bump", lambda c: self._bump(keys=keys.domains_key_list(org_id, names), client=c))
-        if ok is FAILED:
+        gens = keys.domains_key_list(org_id, names)
+        fences = keys.fence_key_list(org_id, names) if fenced else []
+        ok = await self._timed_script("bump", BUMP, [*gens, *fences], [len(gens)])
+        if ok is FAILED:  # a fence given stays until it expires: reads bypass until then
             if not defer:
                 return False
             metrics.CACHE_BUMPS.labels("deferred").inc()
@@ -243,6 +297,23 @@ class CacheStore:
             return False
         metrics.CACHE_BUMPS.labels("ok").inc()
         return True
+
+    async def fence(self, org_id: keys.Owner, domains: Iterable[str]) -> bool:
+        """Before a commit that changes these domains: until the bump (or FENCE_MS), every read of
+        a view of them bypasses the cache (computes from PostgreSQL, stores nothing), so no read
+        that begins after the commit can be answered from an entry older than it. False when
+        it did not land (Redis unreachable): the write goes on, as unfenced writes did."""
+        names = sorted(set(domains))
+        if not names:
+            return False
+        done = await self._timed_script("fence", FENCE, keys.fence_key_list(org_id, names), [FENCE_MS])
+        return done is not FAILED
+
+    async def unfence(self, org_id: keys.Owner, domains: Iterable[str]) -> None:
+        """Give a fence back without a bump: the transaction did not commit."""
+        names = sorted(set(domains))
+        if names:
+            await self._timed_script("unfence", UNFENCE, keys.fence_key_list(org_id, names), [])
 
     def is_dirty(self, org_id: keys.Owner, depends: Iterable[str]) -> bool:
         return bool(self.dirty) and any((org_id, d) in self.dirty for d in depends)
@@ -263,12 +334,8 @@ class CacheStore:
         for org_id, domain in snapshot:
             by_org.setdefault(org_id, []).append(domain)
         for org_id, domains in by_org.items():
-            done = await self._timed(
-                "bump",
-                lambda c, o=org_id, d=domains: self._bump(  # type: ignore[misc]
-                    keys=keys.domains_key_list(o, d), client=c
-                ),
-            )
+            gens = keys.domains_key_list(org_id, domains)
+            done = await self._timed_script("bump", BUMP, gens, [len(gens)])
             if done is FAILED:
                 return
             for domain in domains:
@@ -288,7 +355,7 @@ class CacheStore:
         if early is not None and early[:3] == (org_id, kind, digest):
             prefetched.set(None)
             return early[3]
-        script_keys = [keys.EPOCH_KEY, *keys.domains_key_list(org_id, depends)]
+        script_keys = [keys.EPOCH_KEY, *keys.domains_key_list(org_id, depends), *keys.fence_key_list(org_id, depends)]
         args = [keys.value_prefix(org_id, kind), digest]
         for _attempt in range(2):
             found = await self._timed_script("lookup", READ, script_keys, args)
@@ -296,7 +363,7 @@ class CacheStore:
                 return BYPASS
             epoch, token, value = found
             if epoch is not None:
-                return Lookup(token.decode(), value)
+                return BYPASS if token is None else Lookup(token.decode(), value)
             await self._restore_epoch()  # flushed or evicted within this server's lifetime
         return BYPASS
 
@@ -312,13 +379,16 @@ class CacheStore:
                 if key not in gen_keys:
                     gen_keys.append(key)
             args += [keys.value_prefix(org_id, kind), digest, len(own), *(gen_keys.index(k) + 2 for k in own)]
-        script_keys = [keys.EPOCH_KEY, *gen_keys]
+        script_keys = [keys.EPOCH_KEY, *gen_keys, *(keys.fence_of(key) for key in gen_keys)]
         for _attempt in range(2):
             found = await self._timed_script("lookup", READ_MANY, script_keys, args)
             if found is FAILED:
                 return [BYPASS] * len(views)
             if found[0] is not None:
-                return [Lookup(found[i].decode(), found[i + 1]) for i in range(1, len(found), 2)]
+                return [
+                    BYPASS if found[i] is None else Lookup(found[i].decode(), found[i + 1])
+                    for i in range(1, len(found), 2)
+                ]
             await self._restore_epoch()
         return [BYPASS] * len(views)
 

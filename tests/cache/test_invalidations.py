@@ -21,7 +21,7 @@ from crm.cache.store import CacheHub, CacheStore
 from crm.redis import RedisHub
 from crm.uow import WriteTransaction, write_transaction
 from tests.cache.conftest import RedisServer, make_org
-from tests.cache.support import created, ok
+from tests.cache.support import created, expire_fences, ok
 from tests.helpers import User
 
 DIGEST = keys.digest({})
@@ -73,7 +73,7 @@ async def pending(db: Database) -> list[tuple[int, list[str]]]:
     return [(int(r["org_id"]), list(r["domains"])) for r in rows]
 
 
-async def test_a_write_whose_process_died_before_its_bump_is_served_fresh_once_the_sweeper_ran(
+async def test_a_write_whose_process_died_before_its_bump_is_served_fresh_at_once_and_cached_after_the_sweep(
     db: Database, writer_hub: RedisHub, processes: dict[str, CacheStore]
 ) -> None:
     org_id = await make_org(db, "died-org")
@@ -83,12 +83,29 @@ async def test_a_write_whose_process_died_before_its_bump_is_served_fresh_once_t
 
     await commit_rename(db, writer_hub, org_id, after_commit=False)
     assert await pending(db) == [(org_id, ["org"])]
-    # what every other process serves until the entry's TTL, without the sweeper
-    assert await read(reader, db, org_id) == (1, "hit")
+    # the writer's fence, set before its commit, sends every other process to PostgreSQL
+    assert await read(reader, db, org_id) == (2, "bypass")
 
     assert await invalidations.sweep(db, processes["sweeper"], older_than=0) == 1
-    assert await read(reader, db, org_id) == (2, "miss")
     assert await pending(db) == []
+    assert await read(reader, db, org_id) == (2, "bypass")  # the dead writer's fence lives on
+    await expire_fences(writer_hub, org_id, "org")
+    assert await read(reader, db, org_id) == (2, "miss")
+    assert await read(reader, db, org_id) == (2, "hit")
+
+
+async def test_without_its_fence_a_dead_writers_entry_is_stale_until_the_sweep(
+    db: Database, writer_hub: RedisHub, processes: dict[str, CacheStore]
+) -> None:
+    """What the fence closes: the same death, its fence gone (expired before any relay swept)."""
+    org_id = await make_org(db, "unfenced-org")
+    reader = processes["reader"]
+    assert await read(reader, db, org_id) == (1, "miss")
+    await commit_rename(db, writer_hub, org_id, after_commit=False)
+    await expire_fences(writer_hub, org_id, "org")
+    assert await read(reader, db, org_id) == (1, "hit")
+    assert await invalidations.sweep(db, processes["sweeper"], older_than=0) == 1
+    assert await read(reader, db, org_id) == (2, "miss")
 
 
 async def test_the_sweeper_leaves_rows_younger_than_its_age_to_their_writer(
@@ -133,7 +150,10 @@ async def test_one_transaction_that_invalidates_two_orgs_records_and_sweeps_both
         tx.invalidate(second, "org")
         await tx.before_commit()
     assert sorted(await pending(db)) == [(first, ["members", "org"]), (second, ["org"])]
+    assert [await read(reader, db, first), await read(reader, db, second)] == [(2, "bypass"), (2, "bypass")]
     assert await invalidations.sweep(db, processes["sweeper"], older_than=0) == 2
+    await expire_fences(writer_hub, first, "org", "members")
+    await expire_fences(writer_hub, second, "org")
     assert [await read(reader, db, first), await read(reader, db, second)] == [(2, "miss"), (2, "miss")]
 
 

@@ -52,6 +52,35 @@ async def test_second_read_is_a_hit_until_a_dependency_is_bumped(store: CacheSto
     assert await view(store, 1, "dashboard:stats", STATS, runs) == (2, "hit")
 
 
+async def test_a_fence_sends_reads_of_its_domains_to_the_source_until_the_writers_bump(store: CacheStore) -> None:
+    """Between a writer's fence (before its commit) and its bump, no read is answered from the
+    cache or stores into it, alone or with other views (the org guard's combined lookup)."""
+    runs = [0]
+    assert await view(store, 1, "contacts:record", ("contacts",), runs) == (1, "miss")
+    assert await store.fence(1, ["contacts", "search"])
+    assert await store.fence(1, ["contacts"])  # a second writer of the same domain
+    assert await view(store, 1, "contacts:record", ("contacts",), runs) == (2, "bypass")
+    assert await view(store, 1, "contacts:record", ("contacts",), runs) == (3, "bypass")
+    assert await view(store, 2, "contacts:record", ("contacts",), runs) == (4, "miss")  # another org
+    assert await view(store, 1, "deals:list", ("deals",), runs) == (5, "miss")  # another domain
+    both = await store.lookup_many(
+        1, [("deals:list", ("deals",), keys.digest({})), ("contacts:record", ("contacts",), keys.digest({}))]
+    )
+    assert both[0].token is not None and both[0].value == b"5"
+    assert both[1].token is None  # bypass
+
+    assert await store.bump(1, ["contacts", "search"], fenced=True)
+    assert await view(store, 1, "contacts:record", ("contacts",), runs) == (6, "bypass")  # the other writer
+    assert await store.bump(1, ["contacts"], fenced=True)
+    assert await view(store, 1, "contacts:record", ("contacts",), runs) == (7, "miss")
+    assert await view(store, 1, "contacts:record", ("contacts",), runs) == (7, "hit")
+
+    assert await store.fence(1, ["contacts"])
+    await store.unfence(1, ["contacts"])  # rolled back: no bump, and the entry is still good
+    assert await view(store, 1, "contacts:record", ("contacts",), runs) == (7, "hit")
+    assert not await store.hub.client.exists(keys.fence_key(1, "contacts"))
+
+
 async def test_a_bump_changes_exactly_the_views_that_depend_on_it_and_no_other_org(store: CacheStore) -> None:
     views = {
         "contacts:list": ("contacts",),
