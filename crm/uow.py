@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -38,6 +39,7 @@ class WriteTransaction:
         self.invalidations: dict[cache.Owner, set[str]] = {}
         self.recorded: dict[cache.Owner, int] = {}  # owner -> its cache_invalidations row
         self.fenced: set[cache.Owner] = set()  # owners whose fence landed before the commit
+        self.fence_id = secrets.token_hex(8)  # this writer's entry in each fence it sets
 
     async def event(
         self,
@@ -67,19 +69,31 @@ class WriteTransaction:
         if self.invalidations:
             self.recorded = await invalidations.record(self.db, self.invalidations)
             owners = list(self.invalidations)
-            landed = await asyncio.gather(*(cache.fence(self.hub, o, *self.invalidations[o]) for o in owners))
+            landed = await asyncio.gather(
+                *(cache.fence(self.hub, o, *self.invalidations[o], fence_id=self.fence_id) for o in owners)
+            )
             self.fenced = {owner for owner, ok in zip(owners, landed, strict=True) if ok}
 
     async def rolled_back(self) -> None:
         """The transaction did not commit: give the fences back (no bump: nothing changed)."""
         for owner in self.fenced:
-            await cache.unfence(self.hub, owner, *self.invalidations[owner])
+            await cache.unfence(self.hub, owner, *self.invalidations[owner], fence_id=self.fence_id)
+        self.fenced = set()
+
+    async def commit_unknown(self) -> None:
+        """The COMMIT itself failed or was cancelled: it may have landed. Bump as if it had
+        (after a real rollback that costs only misses); its cache_invalidations row, if it
+        committed, stays for the relay, which bumps again."""
+        for owner, domains in self.invalidations.items():
+            fence_id = self.fence_id if owner in self.fenced else None
+            await cache.bump(self.hub, owner, *sorted(domains), fence_id=fence_id)
         self.fenced = set()
 
     async def after_commit(self) -> None:
         landed = []
         for owner, domains in self.invalidations.items():
-            bumped = await cache.bump(self.hub, owner, *sorted(domains), fenced=owner in self.fenced)
+            fence_id = self.fence_id if owner in self.fenced else None
+            bumped = await cache.bump(self.hub, owner, *sorted(domains), fence_id=fence_id)
             if bumped and owner in self.recorded:
                 landed.append(self.recorded[owner])
         if landed and has_app_context() and (acks := current_app.extensions.get("cache_acks")) is not None:
@@ -97,12 +111,15 @@ CRASH_AFTER_COMMIT = os.environ.get("TINYCRM_TEST_CRASH_AFTER_COMMIT") == "1"
 async def write_transaction(db: Database | None = None) -> AsyncIterator[WriteTransaction]:
     db = db or current_app.extensions["db"]
     tx = WriteTransaction(db, current_app.extensions["redis"])
+    committing = False
     try:
         async with db.transaction():
             yield tx
             await tx.before_commit()
+            committing = True
     except BaseException:
-        await asyncio.shield(tx.rolled_back())  # a COMMIT that failed too
+        # before the COMMIT: rolled back, give the fences back; at the COMMIT: it may have landed
+        await asyncio.shield(tx.commit_unknown() if committing else tx.rolled_back())
         raise
     if CRASH_AFTER_COMMIT and tx.invalidations:
         os.kill(os.getpid(), signal.SIGKILL)

@@ -60,26 +60,26 @@ def get_cache() -> CacheStore:
     return store
 
 
-async def bump(hub: RedisHub, org_id: Owner, *domains: str, fenced: bool = False) -> bool:
+async def bump(hub: RedisHub, org_id: Owner, *domains: str, fence_id: str | None = None) -> bool:
     """Invalidate every cached view of these domains in this org, or of this `UserScope` (after commit).
 
-    `fenced`: this writer's `fence()` of the same domains landed (the bump gives it back).
+    `fence_id`: this writer's `fence()` of the same domains (the bump gives it back).
     False when the bump was deferred (Redis unreachable): this process retries it, and the
     outbox relay applies it from `cache_invalidations` if the process dies first.
     """
     if not domains:
         return True
-    return await store_for(hub).bump(org_id, domains, fenced=fenced)
+    return await store_for(hub).bump(org_id, domains, fence_id=fence_id)
 
 
-async def fence(hub: RedisHub, org_id: Owner, *domains: str) -> bool:
+async def fence(hub: RedisHub, org_id: Owner, *domains: str, fence_id: str) -> bool:
     """Just before the commit of a write to these domains: reads bypass their views until the bump."""
-    return await store_for(hub).fence(org_id, domains)
+    return await store_for(hub).fence(org_id, domains, fence_id)
 
 
-async def unfence(hub: RedisHub, org_id: Owner, *domains: str) -> None:
+async def unfence(hub: RedisHub, org_id: Owner, *domains: str, fence_id: str) -> None:
     """A fence given back: the write did not commit."""
-    await store_for(hub).unfence(org_id, domains)
+    await store_for(hub).unfence(org_id, domains, fence_id)
 
 
 async def cached(

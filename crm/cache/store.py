@@ -48,9 +48,10 @@ READ_SCRIPT = """
 local epoch = redis.call('GET', KEYS[1])
 if not epoch then return {false, false, false} end
 local n = (#KEYS - 1) / 2
+local t = redis.call('TIME')
+local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 for i = 2 + n, #KEYS do
-  local fence = redis.call('GET', KEYS[i])
-  if fence and tonumber(fence) > 0 then return {epoch, false, false} end
+  if redis.call('ZCOUNT', KEYS[i], '(' .. now_ms, '+inf') > 0 then return {epoch, false, false} end
 end
 local now = false
 local parts = {epoch}
@@ -82,6 +83,8 @@ READ_MANY_SCRIPT = """
 local epoch = redis.call('GET', KEYS[1])
 if not epoch then return {false} end
 local m = (#KEYS - 1) / 2
+local t = redis.call('TIME')
+local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local now = false
 local gens = {}
 local fenced = {}
@@ -96,8 +99,7 @@ for i = 2, 1 + m do
     g = now
   end
   gens[i] = g
-  local fence = redis.call('GET', KEYS[i + m])
-  fenced[i] = fence and tonumber(fence) > 0
+  fenced[i] = redis.call('ZCOUNT', KEYS[i + m], '(' .. now_ms, '+inf') > 0
 end
 local out = {epoch}
 local a = 2
@@ -124,8 +126,8 @@ return out
 """
 
 # KEYS: the n generation keys, then (when the writer fenced them) their fence keys.
-# ARGV: n. A missing counter restarts at the clock, never at 1. Each fence given loses the
-# writer's one count (and goes when none is left).
+# ARGV: n, then the writer's fence id. A missing counter restarts at the clock, never at 1.
+# Each fence given loses the writer's own entry (and expired ones; the key goes when empty).
 BUMP_SCRIPT = """
 local n = tonumber(ARGV[1])
 local now = false
@@ -140,26 +142,42 @@ for i = 1, n do
     redis.call('SET', KEYS[i], now)
   end
 end
-for i = n + 1, #KEYS do
-  if redis.call('DECR', KEYS[i]) <= 0 then redis.call('DEL', KEYS[i]) end
+if #KEYS > n then
+  local t = redis.call('TIME')
+  local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  for i = n + 1, #KEYS do
+    redis.call('ZREM', KEYS[i], ARGV[2])
+    redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now_ms)
+    if redis.call('ZCARD', KEYS[i]) == 0 then redis.call('DEL', KEYS[i]) end
+  end
 end
 return n
 """
 
-# A write transaction's fence, set just before its commit: KEYS: fence keys. ARGV: expiry in
-# ms (a writer that dies before its bump leaves readers bypassing until then, never stale).
+# A write transaction's fence, set just before its commit. KEYS: fence keys. ARGV: expiry
+# in ms, the writer's fence id. Each fence key is a sorted set of the writers in flight,
+# scored by their own deadline: a writer that dies (or whose release is lost) stops
+# counting at its deadline, whatever other writers do. The key's own expiry only
+# collects it.
 FENCE_SCRIPT = """
+local t = redis.call('TIME')
+local deadline = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(ARGV[1])
 for i = 1, #KEYS do
-  redis.call('INCR', KEYS[i])
+  redis.call('ZADD', KEYS[i], deadline, ARGV[2])
   redis.call('PEXPIRE', KEYS[i], ARGV[1])
 end
 return #KEYS
 """
 
 # A fence given back without a bump (the transaction rolled back). KEYS: fence keys.
+# ARGV: the writer's fence id.
 UNFENCE_SCRIPT = """
+local t = redis.call('TIME')
+local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 for i = 1, #KEYS do
-  if redis.call('DECR', KEYS[i]) <= 0 then redis.call('DEL', KEYS[i]) end
+  redis.call('ZREM', KEYS[i], ARGV[1])
+  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now_ms)
+  if redis.call('ZCARD', KEYS[i]) == 0 then redis.call('DEL', KEYS[i]) end
 end
 return #KEYS
 """
@@ -273,19 +291,19 @@ class CacheStore:
     # -- generations -------------------------------------------------------------------
 
     async def bump(
-        self, org_id: keys.Owner, domains: Iterable[str], *, defer: bool = True, fenced: bool = False
+        self, org_id: keys.Owner, domains: Iterable[str], *, defer: bool = True, fence_id: str | None = None
     ) -> bool:
         """INCR the generations after commit; on failure defer them (dirty) and retry.
 
-        `fenced`: the writer's `fence()` of these domains landed; the bump gives it back.
+        `fence_id`: the writer's `fence()` of these domains; the bump gives it back.
         `defer=False` (the invalidation sweeper, which retries from PostgreSQL) only reports failure.
         """
         names = sorted(set(domains))
         if not names:
             return True
         gens = keys.domains_key_list(org_id, names)
-        fences = keys.fence_key_list(org_id, names) if fenced else []
-        ok = await self._timed_script("bump", BUMP, [*gens, *fences], [len(gens)])
+        fences = keys.fence_key_list(org_id, names) if fence_id else []
+        ok = await self._timed_script("bump", BUMP, [*gens, *fences], [len(gens), fence_id or ""])
         if ok is FAILED:  # a fence given stays until it expires: reads bypass until then
             if not defer:
                 return False
@@ -298,7 +316,7 @@ class CacheStore:
         metrics.CACHE_BUMPS.labels("ok").inc()
         return True
 
-    async def fence(self, org_id: keys.Owner, domains: Iterable[str]) -> bool:
+    async def fence(self, org_id: keys.Owner, domains: Iterable[str], fence_id: str) -> bool:
         """Before a commit that changes these domains: until the bump (or FENCE_MS), every read of
         a view of them bypasses the cache (computes from PostgreSQL, stores nothing), so no read
         that begins after the commit can be answered from an entry older than it. False when
@@ -306,14 +324,14 @@ class CacheStore:
         names = sorted(set(domains))
         if not names:
             return False
-        done = await self._timed_script("fence", FENCE, keys.fence_key_list(org_id, names), [FENCE_MS])
+        done = await self._timed_script("fence", FENCE, keys.fence_key_list(org_id, names), [FENCE_MS, fence_id])
         return done is not FAILED
 
-    async def unfence(self, org_id: keys.Owner, domains: Iterable[str]) -> None:
+    async def unfence(self, org_id: keys.Owner, domains: Iterable[str], fence_id: str) -> None:
         """Give a fence back without a bump: the transaction did not commit."""
         names = sorted(set(domains))
         if names:
-            await self._timed_script("unfence", UNFENCE, keys.fence_key_list(org_id, names), [])
+            await self._timed_script("unfence", UNFENCE, keys.fence_key_list(org_id, names), [fence_id])
 
     def is_dirty(self, org_id: keys.Owner, depends: Iterable[str]) -> bool:
         return bool(self.dirty) and any((org_id, d) in self.dirty for d in depends)
@@ -335,7 +353,7 @@ class CacheStore:
             by_org.setdefault(org_id, []).append(domain)
         for org_id, domains in by_org.items():
             gens = keys.domains_key_list(org_id, domains)
-            done = await self._timed_script("bump", BUMP, gens, [len(gens)])
+            done = await self._timed_script("bump", BUMP, gens, [len(gens), ""])
             if done is FAILED:
                 return
             for domain in domains:

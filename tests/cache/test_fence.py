@@ -59,7 +59,7 @@ async def test_without_the_fence_that_read_is_stale(
     the old entry is served. This is what the fence closes, and what proves the test above
     can fail."""
 
-    async def no_fence(*_args: Any) -> bool:
+    async def no_fence(*_args: Any, **_kwargs: Any) -> bool:
         return False
 
     monkeypatch.setattr(cache, "fence", no_fence)

@@ -57,8 +57,8 @@ async def test_a_fence_sends_reads_of_its_domains_to_the_source_until_the_writer
     cache or stores into it, alone or with other views (the org guard's combined lookup)."""
     runs = [0]
     assert await view(store, 1, "contacts:record", ("contacts",), runs) == (1, "miss")
-    assert await store.fence(1, ["contacts", "search"])
-    assert await store.fence(1, ["contacts"])  # a second writer of the same domain
+    assert await store.fence(1, ["contacts", "search"], "writer-a")
+    assert await store.fence(1, ["contacts"], "writer-b")  # a second writer of the same domain
     assert await view(store, 1, "contacts:record", ("contacts",), runs) == (2, "bypass")
     assert await view(store, 1, "contacts:record", ("contacts",), runs) == (3, "bypass")
     assert await view(store, 2, "contacts:record", ("contacts",), runs) == (4, "miss")  # another org
@@ -69,16 +69,34 @@ async def test_a_fence_sends_reads_of_its_domains_to_the_source_until_the_writer
     assert both[0].token is not None and both[0].value == b"5"
     assert both[1].token is None  # bypass
 
-    assert await store.bump(1, ["contacts", "search"], fenced=True)
-    assert await view(store, 1, "contacts:record", ("contacts",), runs) == (6, "bypass")  # the other writer
-    assert await store.bump(1, ["contacts"], fenced=True)
+    assert await store.bump(1, ["contacts", "search"], fence_id="writer-a")
+    assert await store.bump(1, ["contacts"], fence_id="writer-a")  # released twice: no effect on b
+    assert await view(store, 1, "contacts:record", ("contacts",), runs) == (6, "bypass")  # b still writing
+    assert await store.bump(1, ["contacts"], fence_id="writer-b")
     assert await view(store, 1, "contacts:record", ("contacts",), runs) == (7, "miss")
     assert await view(store, 1, "contacts:record", ("contacts",), runs) == (7, "hit")
 
-    assert await store.fence(1, ["contacts"])
-    await store.unfence(1, ["contacts"])  # rolled back: no bump, and the entry is still good
+    assert await store.fence(1, ["contacts"], "writer-c")
+    await store.unfence(1, ["contacts"], "writer-c")  # rolled back: no bump, and the entry is still good
     assert await view(store, 1, "contacts:record", ("contacts",), runs) == (7, "hit")
     assert not await store.hub.client.exists(keys.fence_key(1, "contacts"))
+
+
+async def test_a_writer_that_never_releases_its_fence_stops_counting_at_its_deadline(
+    store: CacheStore, monkeypatch: Any
+) -> None:
+    """Each writer has its own deadline: fences by others keep the key alive, not the lost one."""
+    from crm.cache import store as store_module
+
+    runs = [0]
+    monkeypatch.setattr(store_module, "FENCE_MS", 300)
+    assert await store.fence(1, ["contacts"], "lost")  # its bump never comes
+    for n in range(4):  # others keep writing the domain, each released
+        await asyncio.sleep(0.1)
+        assert await store.fence(1, ["contacts"], f"writer-{n}")
+        assert await store.bump(1, ["contacts"], fence_id=f"writer-{n}")
+    assert await view(store, 1, "contacts:record", ("contacts",), runs) == (1, "miss")  # 400 ms > 300
+    assert await view(store, 1, "contacts:record", ("contacts",), runs) == (1, "hit")
 
 
 async def test_a_bump_changes_exactly_the_views_that_depend_on_it_and_no_other_org(store: CacheStore) -> None:
