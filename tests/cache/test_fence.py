@@ -64,3 +64,42 @@ async def test_without_the_fence_that_read_is_stale(
 
     monkeypatch.setattr(cache, "fence", no_fence)
     assert await read_in_the_window(alice, org, monkeypatch) == (1, 2)
+
+
+async def test_a_commit_that_landed_but_raised_is_bumped_not_unfenced(
+    app: Any, alice: User, org: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The COMMIT reaches PostgreSQL, then the connection fails before its answer: the write
+    may have landed, so crm.uow bumps as if it had (giving its fence back). Were it treated as
+    a rollback (fence given back, no bump), the old entry would be served."""
+    from databases.core import Transaction
+
+    from crm.uow import write_transaction
+
+    base = f"/api/v1/orgs/{org['slug']}/contacts"
+    contact = await created(alice, base, {"first_name": "Com", "last_name": "Mit"})
+    path = f"{base}/{contact['id']}"
+    await alice.get(path)
+    assert (await alice.get(path)).headers["X-Cache"] == "hit"
+
+    commit = Transaction.commit
+
+    async def commit_then_fail(self: Transaction) -> None:
+        await commit(self)
+        raise ConnectionResetError("the answer to COMMIT was lost")
+
+    monkeypatch.setattr(Transaction, "commit", commit_then_fail)
+    db = app.extensions["db"]
+    with pytest.raises(ConnectionResetError):
+        async with app.app_context(), write_transaction(db) as tx:
+            await db.execute(
+                "UPDATE contacts SET title = 'Lost', version = version + 1 WHERE org_id = :org AND id = :id",
+                {"org": org["id"], "id": contact["id"]},
+            )
+            tx.invalidate(org["id"], "contacts")
+    monkeypatch.undo()
+
+    fresh = await alice.get(path)
+    assert (fresh.json["title"], fresh.json["version"]) == ("Lost", 2)
+    assert fresh.headers["X-Cache"] == "miss"
+    assert (await alice.get(path)).headers["X-Cache"] == "hit"  # the fence was given back with the bump
