@@ -42,7 +42,7 @@ def generation_key(owner: Owner, domain: str) -> str:
 
 
 def fence_key(owner: Owner, domain: str) -> str:
-    """The count of write transactions of this domain between their fence and their bump."""
+    """The sorted set of write transactions of this domain between their fence and their bump."""
     return f"{scope(owner)}:fence:{domain}"
 
 

@@ -169,19 +169,6 @@ end
 return #KEYS
 """
 
-# A fence given back without a bump (the transaction rolled back). KEYS: fence keys.
-# ARGV: the writer's fence id.
-UNFENCE_SCRIPT = """
-local t = redis.call('TIME')
-local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-for i = 1, #KEYS do
-  redis.call('ZREM', KEYS[i], ARGV[1])
-  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now_ms)
-  if redis.call('ZCARD', KEYS[i]) == 0 then redis.call('DEL', KEYS[i]) end
-end
-return #KEYS
-"""
-
 RELEASE_SCRIPT = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
@@ -200,7 +187,6 @@ READ_MANY = Script(READ_MANY_SCRIPT)
 BUMP = Script(BUMP_SCRIPT)
 RELEASE = Script(RELEASE_SCRIPT)
 FENCE = Script(FENCE_SCRIPT)
-UNFENCE = Script(UNFENCE_SCRIPT)
 FENCE_MS = 10_000  # far beyond a commit; bounds how long a dead writer's fence makes reads bypass
 STORE_RELEASE = Script(STORE_RELEASE_SCRIPT)
 SINGLE_FLIGHT_LOCK_MS = 5000
@@ -331,7 +317,8 @@ class CacheStore:
         """Give a fence back without a bump: the transaction did not commit."""
         names = sorted(set(domains))
         if names:
-            await self._timed_script("unfence", UNFENCE, keys.fence_key_list(org_id, names), [fence_id])
+            # BUMP with no generations: only the release of the writer's fence entries
+            await self._timed_script("unfence", BUMP, keys.fence_key_list(org_id, names), [0, fence_id])
 
     def is_dirty(self, org_id: keys.Owner, depends: Iterable[str]) -> bool:
         return bool(self.dirty) and any((org_id, d) in self.dirty for d in depends)
